@@ -1,0 +1,331 @@
+// Package engine is the orchestrator: it starts runs, applies responses and timeouts, and
+// resumes runs by replaying their journal from the checkpoint in JetStream KV. It holds no
+// state between messages, so any number of instances share the work through one durable
+// consumer, and any of them can resume any run.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/internal/consume"
+	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/streams"
+)
+
+// Config of an orchestrator.
+type Config struct {
+	Store    *store.Store     // required
+	Registry *hitl.Registry   // required: the workflows this instance can run
+	Logger   *slog.Logger     // default: discard
+	Metrics  *metrics.Metrics // default: none
+	// Workers is how many messages one instance handles at once. Default 32.
+	Workers int
+}
+
+// Orchestrator runs workflows. Create it with New and start it with Run.
+type Orchestrator struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New checks the config and returns an orchestrator.
+func New(cfg Config) (*Orchestrator, error) {
+	if cfg.Store == nil || cfg.Registry == nil {
+		return nil, errors.New("engine: Store and Registry are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Orchestrator{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Run consumes runs, responses and timer expiries until ctx ends, then drains and returns.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	js := o.cfg.Store.JetStream()
+	main, err := js.Consumer(ctx, streams.Stream, streams.ConsumerOrchestrator)
+	if err != nil {
+		return fmt.Errorf("orchestrator consumer: %w", err)
+	}
+	timers, err := js.Consumer(ctx, streams.TimerStream, streams.ConsumerTimers)
+	if err != nil {
+		return fmt.Errorf("timer consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, c := range []struct {
+		cons jetstream.Consumer
+		h    consume.Handler
+		name string
+	}{{main, o.handle, "orchestrator"}, {timers, o.handleTimer, "timers"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = consume.Run(ctx, c.cons, c.h, consume.Options{Workers: o.cfg.Workers, Logger: o.log, Name: c.name})
+		}()
+	}
+	o.log.Info("orchestrator running", slog.Any("workflows", o.cfg.Registry.Names()))
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// handle dispatches a message of the orchestrator consumer by subject.
+func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
+	subj := msg.Subject()
+	switch {
+	case strings.HasPrefix(subj, streams.SubjectResponse):
+		_, resp, err := events.DecodeAs[events.Response](msg.Data(), events.TypeResponse)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		return o.retryConflicts(ctx, func() error { return o.applyResponse(ctx, resp) })
+	case strings.HasPrefix(subj, streams.SubjectRunStarted):
+		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		return o.retryConflicts(ctx, func() error { return o.startRun(ctx, start) })
+	case strings.HasPrefix(subj, streams.SubjectRunCancel):
+		_, c, err := events.DecodeAs[events.RunCancel](msg.Data(), events.TypeRunCancel)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		return o.retryConflicts(ctx, func() error { return o.cancelRun(ctx, c) })
+	}
+	return consume.Terminal(fmt.Errorf("unexpected subject %s", subj))
+}
+
+// retryConflicts re-runs fn from a fresh read while another instance changed the same
+// checkpoint between our read and our write.
+func (o *Orchestrator) retryConflicts(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := range 20 {
+		if err = fn(); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) error {
+	s := o.cfg.Store
+	run, rev, err := s.Run(ctx, start.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The starter's own write was lost (or is late): the event is the source of truth.
+		run = &store.Run{ID: start.RunID, Workflow: start.Workflow, Input: start.Input, Status: events.RunRunning,
+			CreatedAt: time.Now().UTC()}
+		run.UpdatedAt = run.CreatedAt
+		rev, err = s.CreateRun(ctx, run)
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status != events.RunRunning {
+		return nil // already started; a redelivery
+	}
+	o.cfg.Metrics.RunStarted()
+	return o.advance(ctx, run, rev)
+}
+
+// applyResponse applies the winner of a request's gate: it completes the request record,
+// then feeds the answer into the run's journal and resumes the run.
+func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
+	s := o.cfg.Store
+	r, _, err := s.MarkResolved(ctx, resp)
+	if errors.Is(err, store.ErrNotFound) {
+		return consume.Terminal(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.FinishRequest(ctx, r); err != nil {
+		return err
+	}
+	if r.RunID == "" {
+		return nil // a standalone request: nothing to resume
+	}
+	run, rev, err := s.Run(ctx, r.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return consume.Terminal(err)
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status.Final() {
+		return nil
+	}
+	i := journalIndex(run.Journal, r.ID)
+	if i < 0 {
+		// The run asked but its checkpoint is not written yet (its instance is mid-write or
+		// crashed and will be redelivered the trigger). Come back when it is.
+		return consume.RetryAfter(time.Second, fmt.Errorf("run %s has no journal entry for request %s yet", run.ID, r.ID))
+	}
+	if run.Journal[i].Answer != nil {
+		return nil // already applied
+	}
+	answer := *r.Response
+	run.Journal[i].Answer = &answer
+	if err := o.advance(ctx, run, rev); err != nil {
+		return err
+	}
+	o.cfg.Metrics.Resumed(resp.At)
+	return nil
+}
+
+func journalIndex(j []hitl.Entry, requestID string) int {
+	for i := range j {
+		if j[i].RequestID == requestID {
+			return i
+		}
+	}
+	return -1
+}
+
+// advance replays the run against its journal and writes the new checkpoint: requests first
+// (idempotent, derived ids), the checkpoint last with compare-and-set. A crash anywhere
+// before the checkpoint write leaves the triggering message unacked, and its redelivery
+// replays to the same place.
+func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) error {
+	s := o.cfg.Store
+	x := &hitl.Execution{
+		RunID: run.ID, Workflow: run.Workflow, Input: run.Input, Journal: run.Journal,
+		SaveStep: func(ctx context.Context, j []hitl.Entry) error {
+			run.Journal = j
+			nrev, err := s.UpdateRun(ctx, run, rev)
+			if err == nil {
+				rev = nrev
+			}
+			return err
+		},
+	}
+	err := o.cfg.Registry.Execute(ctx, x)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return err
+	case errors.Is(err, hitl.ErrUnknownWorkflow), errors.Is(err, hitl.ErrNondeterministic):
+		x.Outcome, x.Err = hitl.ExecFailed, err
+	case err != nil:
+		return err
+	}
+	for i := range x.Asked {
+		req := &x.Asked[i]
+		if err := s.CreateRequest(ctx, req); err != nil {
+			return fmt.Errorf("run %s: create request %s: %w", run.ID, req.ID, err)
+		}
+		o.cfg.Metrics.RequestCreated(req)
+	}
+	run.Journal, run.Waiting = x.Journal, x.Waiting
+	switch x.Outcome {
+	case hitl.ExecSuspended:
+		run.Status = events.RunWaiting
+	case hitl.ExecCompleted:
+		run.Status, run.Result, run.Waiting = events.RunCompleted, x.Result, nil
+	case hitl.ExecFailed:
+		run.Status, run.Error, run.Waiting = events.RunFailed, x.Err.Error(), nil
+	}
+	if _, err := s.UpdateRun(ctx, run, rev); err != nil {
+		return err
+	}
+	log := o.log.With(slog.String("run_id", run.ID), slog.String("workflow", run.Workflow))
+	switch run.Status {
+	case events.RunWaiting:
+		log.Debug("run waiting", slog.Any("requests", run.Waiting))
+	case events.RunFailed:
+		log.Warn("run failed", slog.String("error", run.Error))
+	default:
+		log.Info("run " + string(run.Status))
+	}
+	if run.Status.Final() {
+		o.cfg.Metrics.RunFinished(run.Status)
+		return s.PublishRunFinished(ctx, run)
+	}
+	return nil
+}
+
+// cancelRun marks the run cancelled and cancels every request it waits on. A redelivery
+// repeats the request cancels, which are idempotent.
+func (o *Orchestrator) cancelRun(ctx context.Context, c events.RunCancel) error {
+	s := o.cfg.Store
+	run, rev, err := s.Run(ctx, c.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return consume.Terminal(err)
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status.Final() && run.Status != events.RunCancelled {
+		return nil
+	}
+	if run.Status != events.RunCancelled {
+		run.Status = events.RunCancelled
+		run.Error = "cancelled"
+		if c.Reason != "" {
+			run.Error += ": " + c.Reason
+		}
+		if _, err := s.UpdateRun(ctx, run, rev); err != nil {
+			return err
+		}
+		o.cfg.Metrics.RunFinished(run.Status)
+	}
+	for _, id := range run.Waiting {
+		r, err := s.Respond(ctx, events.Response{RequestID: id, RunID: run.ID, Outcome: events.StatusCancelled,
+			Responder: "hitl:run-cancel", Comment: c.Reason})
+		if err == nil {
+			o.cfg.Metrics.RequestResolved(r)
+		} else if !errors.Is(err, store.ErrAlreadyResolved) {
+			return err
+		}
+	}
+	o.log.Info("run cancelled", slog.String("run_id", run.ID))
+	return s.PublishRunFinished(ctx, run)
+}
+
+// handleTimer turns an expired deadline (a MaxAge marker in the timers bucket) into a
+// timeout response through the same gate as answers. Other timer messages (the key being
+// created, or deleted when the request resolved) are acked and ignored.
+func (o *Orchestrator) handleTimer(ctx context.Context, msg jetstream.Msg) error {
+	if msg.Headers().Get(jetstream.MarkerReasonHeader) != "MaxAge" {
+		return nil
+	}
+	id := strings.TrimPrefix(msg.Subject(), "$KV."+streams.BucketTimers+".")
+	s := o.cfg.Store
+	r, _, err := s.Request(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.Resolved() {
+		return nil
+	}
+	resp := events.Response{RequestID: r.ID, RunID: r.RunID, Outcome: events.StatusTimedOut, Responder: "hitl:timeout"}
+	if r.OnTimeout == events.TimeoutDefault {
+		resp.Data = r.Default
+	}
+	resolved, err := s.Respond(ctx, resp)
+	if errors.Is(err, store.ErrAlreadyResolved) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.cfg.Metrics.RequestResolved(resolved)
+	o.log.Info("request timed out", slog.String("request_id", r.ID), slog.String("run_id", r.RunID))
+	return nil
+}

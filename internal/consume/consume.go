@@ -1,0 +1,159 @@
+// Package consume runs a handler over a durable pull consumer with bounded concurrency, and
+// turns the handler's error into the ack: the one place where that rule lives.
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler handles one message. Its error decides the ack:
+//   - nil acks;
+//   - an error wrapping ErrTerminal terminates the message (never redelivered), with the
+//     error as the reason;
+//   - a *RetryError naks with its delay;
+//   - any other error naks with a backoff that grows with the delivery count.
+//
+// Handlers run concurrently and must be idempotent: a message can be delivered again after a
+// crash or an expired ack wait.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// ErrTerminal marks an error no retry can fix (a malformed message, an unknown id).
+var ErrTerminal = errors.New("terminal")
+
+// Terminal wraps err so the message is terminated rather than retried.
+func Terminal(err error) error { return fmt.Errorf("%w: %w", ErrTerminal, err) }
+
+// RetryError asks for redelivery after Delay.
+type RetryError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err so the message is redelivered after d.
+func RetryAfter(d time.Duration, err error) error { return &RetryError{Delay: d, Err: err} }
+
+// Backoff is the delay before delivery attempt n+1: 250ms doubling up to 30s.
+func Backoff(delivered uint64) time.Duration {
+	d := 250 * time.Millisecond
+	for i := uint64(1); i < delivered && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// Options for Run.
+type Options struct {
+	Workers   int           // concurrent handlers; default 32
+	Heartbeat time.Duration // how often a running handler extends its ack wait; default 10s
+	Logger    *slog.Logger
+	Name      string // for logs
+}
+
+// Run consumes until ctx ends, then stops fetching, waits for running handlers and returns.
+func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) error {
+	if o.Workers <= 0 {
+		o.Workers = 32
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sem := make(chan struct{}, o.Workers)
+	var wg sync.WaitGroup
+	// Handlers get their own context so that a shutdown lets them finish their writes.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
+		}()
+	}, jetstream.PullMaxMessages(2*o.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
+			log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", o.Name, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(5 * time.Second):
+		cc.Stop()
+	}
+	wg.Wait()
+	return nil
+}
+
+func handle(ctx context.Context, msg jetstream.Msg, h Handler, heartbeat time.Duration, log *slog.Logger, name string) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err := safeCall(ctx, msg, h)
+	var retry *RetryError
+	switch {
+	case err == nil:
+		err = msg.Ack()
+	case errors.Is(err, ErrTerminal):
+		log.Warn("dropping message", slog.String("consumer", name), slog.String("subject", msg.Subject()), slog.Any("err", err))
+		err = msg.TermWithReason(truncate(err.Error(), 200))
+	case errors.As(err, &retry):
+		log.Debug("retrying message", slog.String("consumer", name), slog.String("subject", msg.Subject()), slog.Any("err", err))
+		err = msg.NakWithDelay(retry.Delay)
+	default:
+		var n uint64 = 1
+		if md, merr := msg.Metadata(); merr == nil {
+			n = md.NumDelivered
+		}
+		log.Warn("handler failed, will retry", slog.String("consumer", name), slog.String("subject", msg.Subject()),
+			slog.Uint64("delivery", n), slog.Any("err", err))
+		err = msg.NakWithDelay(Backoff(n))
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		log.Debug("ack failed", slog.String("consumer", name), slog.Any("err", err))
+	}
+}
+
+func safeCall(ctx context.Context, msg jetstream.Msg, h Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,294 @@
+package hitl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hitl-dev/hitl/events"
+)
+
+// Entry is one position in a run's journal: an Ask (with its answer once resolved) or a Step
+// (with its result). The journal is the whole durable state of a run's progress.
+type Entry struct {
+	Kind      string           `json:"kind"` // "ask" or "step"
+	Name      string           `json:"name"` // the request title or the step name, checked on replay
+	RequestID string           `json:"request_id,omitempty"`
+	Answer    *events.Response `json:"answer,omitempty"`
+	Result    json.RawMessage  `json:"result,omitempty"`
+	Error     string           `json:"error,omitempty"`
+}
+
+const (
+	kindAsk  = "ask"
+	kindStep = "step"
+)
+
+// Execution is one replay of a run: its inputs and what it produced.
+type Execution struct {
+	RunID    string
+	Workflow string
+	Input    json.RawMessage
+	// Journal is read on replay and extended by new Asks and Steps.
+	Journal []Entry
+	// SaveStep, if set, persists the journal right after a Step records its result, so that
+	// a crash never repeats the side effect. An error aborts the execution.
+	SaveStep func(ctx context.Context, journal []Entry) error
+
+	// Outputs, set by Execute.
+	Outcome ExecOutcome
+	Result  json.RawMessage
+	Err     error            // the workflow's own error, when Outcome is ExecFailed
+	Asked   []events.Request // requests first asked in this execution, to create and publish
+	Waiting []string         // ids of every request the run now waits on
+}
+
+// ExecOutcome is how an execution ended.
+type ExecOutcome int
+
+const (
+	ExecSuspended ExecOutcome = iota // waiting on answers
+	ExecCompleted                    // the workflow returned a result
+	ExecFailed                       // the workflow returned an error or panicked
+)
+
+// ErrUnknownWorkflow is returned by Execute for a name no workflow is registered under.
+var ErrUnknownWorkflow = errors.New("unknown workflow")
+
+type runCtxKey struct{}
+
+// runState is what Ask and Step find in their context.
+type runState struct {
+	exec      *Execution
+	pos       int
+	replaying bool
+}
+
+// suspend unwinds the workflow's stack when it waits on an answer; Execute recovers it.
+type suspend struct{}
+
+// abort unwinds the workflow's stack when persisting a step failed.
+type abort struct{ err error }
+
+// Execute replays the workflow of x from the top against x.Journal and runs it until it
+// completes, fails or waits on answers. It returns an error only when the execution itself
+// could not proceed (unknown workflow, failed persistence); the workflow's own failure is
+// reported in x.Outcome and x.Err.
+func (r *Registry) Execute(ctx context.Context, x *Execution) (err error) {
+	fn, ok := r.get(x.Workflow)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownWorkflow, x.Workflow)
+	}
+	x.Asked, x.Waiting, x.Result, x.Err = nil, nil, nil, nil
+	st := &runState{exec: x, replaying: len(x.Journal) > 0}
+	ctx = context.WithValue(ctx, runCtxKey{}, st)
+	defer func() {
+		switch p := recover().(type) {
+		case nil:
+		case suspend:
+			x.Outcome = ExecSuspended
+		case abort:
+			err = p.err
+		default:
+			x.Outcome, x.Err = ExecFailed, fmt.Errorf("workflow %s panicked: %v\n%s", x.Workflow, p, debug.Stack())
+		}
+	}()
+	out, werr := fn(ctx, x.Input)
+	if werr != nil {
+		var se *stateError
+		if errors.As(werr, &se) {
+			return se.err
+		}
+		x.Outcome, x.Err = ExecFailed, werr
+		return nil
+	}
+	x.Outcome, x.Result = ExecCompleted, out
+	return nil
+}
+
+// stateError carries a failure of the engine's own state (not of the workflow) out through
+// the workflow's return value, when Ask or Step is used outside a run.
+type stateError struct{ err error }
+
+func (e *stateError) Error() string { return e.err.Error() }
+func (e *stateError) Unwrap() error { return e.err }
+
+func state(ctx context.Context) (*runState, error) {
+	st, ok := ctx.Value(runCtxKey{}).(*runState)
+	if !ok {
+		return nil, &stateError{errors.New("hitl: Ask and Step must be called with the context of a running workflow")}
+	}
+	return st, nil
+}
+
+// RunID returns the id of the run executing ctx, or "" outside a run.
+func RunID(ctx context.Context) string {
+	if st, ok := ctx.Value(runCtxKey{}).(*runState); ok {
+		return st.exec.RunID
+	}
+	return ""
+}
+
+// Replaying reports whether the code calling it runs again on replay, before the first
+// position that has no recorded result. Use it to keep logs from repeating.
+func Replaying(ctx context.Context) bool {
+	st, ok := ctx.Value(runCtxKey{}).(*runState)
+	return ok && st.pos < len(st.exec.Journal)
+}
+
+// RequestID is the id a run's Ask at a journal position gets: derived, so that re-asking on
+// replay after a crash publishes the same request again and JetStream drops the duplicate.
+func RequestID(runID string, pos int) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "hitl/%s/ask/%d", runID, pos)).String()
+}
+
+// entry returns the journal entry at the next position, checking it matches, or nil when the
+// position is new.
+func (st *runState) next(kind, name string) *Entry {
+	pos := st.pos
+	st.pos++
+	j := st.exec.Journal
+	if pos >= len(j) {
+		return nil
+	}
+	e := &j[pos]
+	if e.Kind != kind || e.Name != name {
+		panic(abort{fmt.Errorf("%w: position %d is %s %q in the journal, but the code now calls %s %q",
+			ErrNondeterministic, pos, e.Kind, e.Name, kind, name)})
+	}
+	return e
+}
+
+// Ask puts a question to people and returns their answer decoded into T. The run suspends
+// until the request resolves; a timeout returns a *TimeoutError (or the default answer, by
+// policy) and a cancel a *CancelledError.
+func Ask[T any](ctx context.Context, req Request) (T, error) {
+	var zero T
+	answers, err := AskAll(ctx, req)
+	if err != nil {
+		return zero, err
+	}
+	return decodeAnswer[T](answers[0])
+}
+
+// AskAll asks several questions at once and returns when every one is resolved, in order.
+// A timed-out (fail policy) or cancelled request yields an Answer with that Outcome and no
+// error: the caller decides what each means.
+func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
+	st, err := state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	answers := make([]Answer, len(reqs))
+	missing := false
+	recs := make([]events.Request, len(reqs))
+	for i, req := range reqs { // validate all first, so a bad request consumes no journal position
+		rec, err := req.record()
+		if err != nil {
+			return nil, fmt.Errorf("ask %q: %w", req.Title, err)
+		}
+		recs[i] = rec
+	}
+	for i, req := range reqs {
+		pos := st.pos
+		e := st.next(kindAsk, req.Title)
+		if e == nil {
+			rec := recs[i]
+			x := st.exec
+			rec.ID, rec.RunID, rec.Workflow = RequestID(x.RunID, pos), x.RunID, x.Workflow
+			x.Journal = append(x.Journal, Entry{Kind: kindAsk, Name: req.Title, RequestID: rec.ID})
+			x.Asked = append(x.Asked, rec)
+			x.Waiting = append(x.Waiting, rec.ID)
+			missing = true
+			continue
+		}
+		if e.Answer == nil {
+			st.exec.Waiting = append(st.exec.Waiting, e.RequestID)
+			missing = true
+			continue
+		}
+		a := e.Answer
+		answers[i] = Answer{RequestID: e.RequestID, Outcome: a.Outcome, Data: a.Data, Responder: a.Responder, Comment: a.Comment, At: a.At}
+	}
+	if missing {
+		panic(suspend{})
+	}
+	return answers, nil
+}
+
+func decodeAnswer[T any](a Answer) (T, error) {
+	var v T
+	switch a.Outcome {
+	case events.StatusCancelled:
+		return v, &CancelledError{RequestID: a.RequestID, By: a.Responder}
+	case events.StatusTimedOut:
+		if len(a.Data) == 0 { // the default policy puts the default answer in Data
+			return v, &TimeoutError{RequestID: a.RequestID}
+		}
+	}
+	if len(a.Data) == 0 || string(a.Data) == "null" {
+		return v, nil // skipped
+	}
+	if err := a.Decode(&v); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// Step runs fn once per run and records its result in the journal; on replay it returns the
+// recorded result without calling fn. Put every side effect and every non-deterministic value
+// (time, random numbers, calls to other systems) in a Step. An error from fn is recorded too,
+// as its message, and returned on every replay.
+func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	st, err := state(ctx)
+	if err != nil {
+		return zero, err
+	}
+	if e := st.next(kindStep, name); e != nil {
+		if e.Error != "" {
+			return zero, errors.New(e.Error)
+		}
+		var v T
+		if err := json.Unmarshal(e.Result, &v); err != nil {
+			return zero, fmt.Errorf("step %q: decode recorded result: %w", name, err)
+		}
+		return v, nil
+	}
+	out, ferr := fn(ctx)
+	entry := Entry{Kind: kindStep, Name: name}
+	if ferr != nil {
+		entry.Error = ferr.Error()
+		if entry.Error == "" {
+			entry.Error = "step failed"
+		}
+	} else {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return zero, fmt.Errorf("step %q: encode result: %w", name, err)
+		}
+		entry.Result = b
+	}
+	x := st.exec
+	x.Journal = append(x.Journal, entry)
+	if x.SaveStep != nil {
+		if err := x.SaveStep(ctx, x.Journal); err != nil {
+			panic(abort{fmt.Errorf("step %q: save journal: %w", name, err)})
+		}
+	}
+	if ferr != nil {
+		return zero, ferr
+	}
+	return out, nil
+}
+
+// Now returns the current time, recorded once per run at this position, so that replays see
+// the same instant.
+func Now(ctx context.Context) (time.Time, error) {
+	return Step(ctx, "hitl.now", func(context.Context) (time.Time, error) { return time.Now().UTC(), nil })
+}

@@ -1,0 +1,140 @@
+package hitl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/input"
+)
+
+// Request is a question a workflow asks.
+type Request struct {
+	Title     string         // required: one line, shown first
+	Message   string         // markdown body
+	Context   map[string]any // facts shown beside the question
+	Input     input.Spec     // what kind of answer; defaults to approval
+	Assignees []string       // e.g. "webhook:ops-bot"; empty means any holder of an API token
+	// Timeout, if set, resolves the request as timed out after this long (whole seconds, at least 1s).
+	Timeout time.Duration
+	// OnTimeout decides what Ask returns on timeout: a *TimeoutError (TimeoutFail, the default)
+	// or Default (TimeoutDefault).
+	OnTimeout events.TimeoutPolicy
+	// Default is the answer used on timeout when OnTimeout is TimeoutDefault.
+	Default  any
+	Metadata map[string]string
+}
+
+// Answer is how a request was resolved, as seen by the workflow.
+type Answer struct {
+	RequestID string
+	Outcome   events.Outcome
+	Data      json.RawMessage
+	Responder string
+	Comment   string
+	At        time.Time
+}
+
+// Decode unmarshals the answer's data into v.
+func (a Answer) Decode(v any) error {
+	if err := json.Unmarshal(a.Data, v); err != nil {
+		return fmt.Errorf("decode answer to %s: %w", a.RequestID, err)
+	}
+	return nil
+}
+
+var (
+	// ErrTimeout matches a *TimeoutError: the request timed out with policy TimeoutFail.
+	ErrTimeout = errors.New("request timed out")
+	// ErrCancelled matches a *CancelledError: the request or its run was cancelled.
+	ErrCancelled = errors.New("request cancelled")
+	// ErrNondeterministic means a replay called Ask or Step in a different order than the
+	// journal records: the workflow's code or its inputs changed under a running run.
+	ErrNondeterministic = errors.New("workflow is not deterministic")
+)
+
+// TimeoutError is returned by Ask when its request timed out.
+type TimeoutError struct{ RequestID string }
+
+func (e *TimeoutError) Error() string     { return "request " + e.RequestID + " timed out" }
+func (e *TimeoutError) Is(err error) bool { return err == ErrTimeout }
+
+// CancelledError is returned by Ask when its request was cancelled.
+type CancelledError struct{ RequestID, By string }
+
+func (e *CancelledError) Error() string     { return "request " + e.RequestID + " was cancelled" }
+func (e *CancelledError) Is(err error) bool { return err == ErrCancelled }
+
+// spec converts the SDK request into the stored record, still without ids and timestamps.
+func (r Request) record() (events.Request, error) {
+	rec := events.Request{
+		Title: r.Title, Message: r.Message, Context: r.Context, Input: r.Input,
+		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: r.OnTimeout,
+		Metadata: r.Metadata,
+	}
+	if rec.Input.Type == "" {
+		rec.Input.Type = input.Approval
+	}
+	if r.Default != nil {
+		b, err := json.Marshal(r.Default)
+		if err != nil {
+			return rec, fmt.Errorf("request %q default: %w", r.Title, err)
+		}
+		rec.Default = b
+	}
+	if err := ValidateRequest(&rec); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+// ValidateRequest checks a request record before it is stored, listing every problem.
+func ValidateRequest(r *events.Request) error {
+	var fields []input.FieldError
+	add := func(path, msg string) { fields = append(fields, input.FieldError{Path: path, Message: msg}) }
+	if r.Title == "" {
+		add("title", "is required")
+	} else if len(r.Title) > 1000 {
+		add("title", "is longer than 1000 bytes")
+	}
+	if err := r.Input.Check(); err != nil {
+		var ve *input.ValidationError
+		if errors.As(err, &ve) {
+			fields = append(fields, ve.Fields...)
+		}
+	}
+	if t := time.Duration(r.Timeout); t != 0 && (t < time.Second || t > 365*24*time.Hour) {
+		add("timeout", "must be between 1s and 8760h")
+	}
+	switch r.OnTimeout {
+	case "", events.TimeoutFail:
+	case events.TimeoutDefault:
+		if len(r.Default) == 0 {
+			add("default", `is required when on_timeout is "default"`)
+		} else if err := r.Input.Validate(r.Default); err != nil {
+			add("default", "is not a valid answer: "+err.Error())
+		}
+	default:
+		add("on_timeout", `must be "fail" or "default"`)
+	}
+	for i, a := range r.Assignees {
+		if !validAssignee(a) {
+			add(fmt.Sprintf("assignees[%d]", i), fmt.Sprintf("%q is not of the form kind:name (e.g. webhook:ops-bot)", a))
+		}
+	}
+	if len(fields) > 0 {
+		return &input.ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+func validAssignee(a string) bool {
+	for i := 0; i < len(a); i++ {
+		if a[i] == ':' {
+			return i > 0 && i < len(a)-1
+		}
+	}
+	return false
+}

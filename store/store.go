@@ -1,0 +1,391 @@
+// Package store reads and writes hitl's durable state in JetStream: request records, run
+// checkpoints, timers, and the events that go with them. Every write here is idempotent,
+// so a handler that crashes half-way can run again from the top.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/streams"
+)
+
+var (
+	// ErrNotFound: no request or run has that id.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyResolved: the request was answered, timed out or cancelled before this response.
+	ErrAlreadyResolved = errors.New("request already resolved")
+	// ErrConflict: a checkpoint changed since it was read; read it again and retry.
+	ErrConflict = errors.New("checkpoint changed concurrently")
+)
+
+// Store is safe for concurrent use.
+type Store struct {
+	js jetstream.JetStream
+	b  streams.Buckets
+}
+
+// Open binds the buckets; streams.Ensure must have run.
+func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	b, err := streams.OpenBuckets(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{js: js, b: b}, nil
+}
+
+// JetStream returns the context the store writes through.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Buckets returns the KV handles.
+func (s *Store) Buckets() streams.Buckets { return s.b }
+
+// Run is a run's checkpoint: its journal and where it stands.
+type Run struct {
+	ID        string           `json:"id"`
+	Workflow  string           `json:"workflow"`
+	Input     json.RawMessage  `json:"input,omitempty"`
+	Status    events.RunStatus `json:"status"`
+	Journal   []hitl.Entry     `json:"journal,omitempty"`
+	Waiting   []string         `json:"waiting,omitempty"` // request ids the run waits on
+	Result    json.RawMessage  `json:"result,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+func (s *Store) publish(ctx context.Context, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	msg, err := events.NewMsg(subject, typ, id, data)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := s.js.PublishMsg(ctx, msg, append(opts, jetstream.WithMsgID(id))...)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", typ, err)
+	}
+	return ack, nil
+}
+
+// ---- requests ----
+
+// CreateRequest stores a new pending request, arms its timer and publishes request_info.
+// Calling it again for the same id changes nothing and publishes no duplicate, so a crashed
+// caller may simply retry. It fills Status, CreatedAt and Deadline.
+func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
+	if r.ID == "" {
+		return errors.New("create request: id is required")
+	}
+	if err := hitl.ValidateRequest(r); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	r.Status, r.Response, r.ResolvedAt = events.StatusPending, nil, nil
+	ttl := timerTTL(time.Duration(r.Timeout))
+	if ttl > 0 {
+		d := r.CreatedAt.Add(ttl)
+		r.Deadline = &d
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	if _, err := s.b.Requests.Create(ctx, r.ID, body); err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("store request %s: %w", r.ID, err)
+		}
+		existing, _, gerr := s.Request(ctx, r.ID)
+		if gerr != nil {
+			return gerr
+		}
+		*r = *existing
+		if r.Resolved() {
+			return nil // resolved while we were away: nothing to arm or announce
+		}
+	}
+	if ttl > 0 {
+		if _, err := s.b.Timers.Create(ctx, r.ID, []byte(r.Deadline.Format(time.RFC3339)), jetstream.KeyTTL(ttl)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("arm timer %s: %w", r.ID, err)
+		}
+	}
+	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r)
+	return err
+}
+
+// timerTTL rounds a timeout up to whole seconds, the resolution of JetStream per-key TTLs.
+func timerTTL(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return ((d + time.Second - 1) / time.Second) * time.Second
+}
+
+// Request reads a request record and its KV revision.
+func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("request %q: %w", id, ErrNotFound)
+	}
+	e, err := s.b.Requests.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, fmt.Errorf("request %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read request %s: %w", id, err)
+	}
+	var r events.Request
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, 0, fmt.Errorf("decode request %s: %w", id, err)
+	}
+	return &r, e.Revision(), nil
+}
+
+// ListRequests returns every request, or those with the given status, oldest first.
+func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*events.Request, error) {
+	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer w.Stop()
+	var out []*events.Request
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e := <-w.Updates():
+			if e == nil { // caught up
+				sortByCreated(out)
+				return out, nil
+			}
+			var r events.Request
+			if json.Unmarshal(e.Value(), &r) != nil {
+				continue
+			}
+			if status == "" || r.Status == status {
+				out = append(out, &r)
+			}
+		}
+	}
+}
+
+// Respond passes resp through the first-wins gate: a publish to the request's response
+// subject that succeeds only if the subject is empty. Human answers, timeouts and cancels all
+// race here and exactly one wins; the others get ErrAlreadyResolved. The winner's record is
+// marked resolved and returned.
+func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Request, error) {
+	if resp.At.IsZero() {
+		resp.At = time.Now().UTC()
+	}
+	id := uuid.NewString()
+	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
+		jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		if !isWrongLastSequence(err) {
+			return nil, err
+		}
+		// Lost the race, unless an earlier attempt of this very call won before its ack was lost.
+		winner, werr := s.gateResponse(ctx, resp.RequestID)
+		if werr != nil || winner.eventID != id {
+			return nil, fmt.Errorf("request %s: %w", resp.RequestID, ErrAlreadyResolved)
+		}
+	}
+	r, _, err := s.MarkResolved(ctx, resp)
+	return r, err
+}
+
+type gateWinner struct {
+	events.Response
+	eventID string
+}
+
+// gateResponse reads the response that won a request's gate.
+func (s *Store) gateResponse(ctx context.Context, requestID string) (*gateWinner, error) {
+	st, err := s.js.Stream(ctx, streams.Stream)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, streams.SubjectResponse+requestID)
+	if err != nil {
+		return nil, err
+	}
+	e, resp, err := events.DecodeAs[events.Response](m.Data, events.TypeResponse)
+	if err != nil {
+		return nil, err
+	}
+	return &gateWinner{Response: resp, eventID: e.ID()}, nil
+}
+
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// MarkResolved records the gate's winning response on the request record, once. It reports
+// whether this call made the change; a record already resolved is returned as it is.
+func (s *Store) MarkResolved(ctx context.Context, resp events.Response) (*events.Request, bool, error) {
+	for {
+		r, rev, err := s.Request(ctx, resp.RequestID)
+		if err != nil {
+			return nil, false, err
+		}
+		if r.Resolved() {
+			return r, false, nil
+		}
+		r.Status = resp.Outcome
+		r.Response = &resp
+		at := resp.At
+		r.ResolvedAt = &at
+		body, err := json.Marshal(r)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, err := s.b.Requests.Update(ctx, r.ID, body, rev); err != nil {
+			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
+				continue
+			}
+			return nil, false, fmt.Errorf("resolve request %s: %w", r.ID, err)
+		}
+		return r, true, nil
+	}
+}
+
+// FinishRequest runs after a request resolved: it disarms the timer and publishes the
+// resolved event. Both are idempotent.
+func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
+	if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("disarm timer %s: %w", r.ID, err)
+	}
+	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
+	return err
+}
+
+// CheckAnswer validates a person's answer against the request and fills its input hash.
+func CheckAnswer(r *events.Request, resp *events.Response) error {
+	if err := r.Input.Validate(resp.Data); err != nil {
+		return err
+	}
+	h, err := input.Hash(resp.Data)
+	if err != nil {
+		return err
+	}
+	resp.InputHash = h
+	return nil
+}
+
+// ---- runs ----
+
+// StartRun asks for a new run of workflow and records it as running. The run.started event
+// is the command the orchestrators act on; the record exists at once so that it can be read.
+func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessage) (*Run, error) {
+	run := &Run{ID: uuid.NewString(), Workflow: workflow, Input: in, Status: events.RunRunning}
+	run.CreatedAt = time.Now().UTC()
+	run.UpdatedAt = run.CreatedAt
+	if _, err := s.publish(ctx, streams.SubjectRunStarted+run.ID, events.TypeRunStarted, "run.started/"+run.ID,
+		events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in}); err != nil {
+		return nil, err
+	}
+	if _, err := s.CreateRun(ctx, run); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err // the orchestrator creates it from the event if this write was lost
+	}
+	return run, nil
+}
+
+// CancelRun asks the orchestrators to cancel a run and its pending requests.
+func (s *Store) CancelRun(ctx context.Context, runID, reason string) error {
+	_, err := s.publish(ctx, streams.SubjectRunCancel+runID, events.TypeRunCancel, uuid.NewString(),
+		events.RunCancel{RunID: runID, Reason: reason})
+	return err
+}
+
+// CreateRun stores a new checkpoint; ErrConflict if one exists.
+func (s *Store) CreateRun(ctx context.Context, run *Run) (uint64, error) {
+	body, err := json.Marshal(run)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := s.b.Runs.Create(ctx, run.ID, body)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("run %s: %w", run.ID, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store run %s: %w", run.ID, err)
+	}
+	return rev, nil
+}
+
+// Run reads a checkpoint and its revision.
+func (s *Store) Run(ctx context.Context, id string) (*Run, uint64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("run %q: %w", id, ErrNotFound)
+	}
+	e, err := s.b.Runs.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read run %s: %w", id, err)
+	}
+	var run Run
+	if err := json.Unmarshal(e.Value(), &run); err != nil {
+		return nil, 0, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	return &run, e.Revision(), nil
+}
+
+// UpdateRun writes a checkpoint read at rev; ErrConflict if it changed since.
+func (s *Store) UpdateRun(ctx context.Context, run *Run, rev uint64) (uint64, error) {
+	run.UpdatedAt = time.Now().UTC()
+	body, err := json.Marshal(run)
+	if err != nil {
+		return 0, err
+	}
+	nrev, err := s.b.Runs.Update(ctx, run.ID, body, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
+		return 0, fmt.Errorf("run %s: %w", run.ID, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store run %s: %w", run.ID, err)
+	}
+	return nrev, nil
+}
+
+// PublishRunFinished announces a run's final state, once.
+func (s *Store) PublishRunFinished(ctx context.Context, run *Run) error {
+	typ := map[events.RunStatus]string{
+		events.RunCompleted: events.TypeRunCompleted,
+		events.RunFailed:    events.TypeRunFailed,
+		events.RunCancelled: events.TypeRunCancelled,
+	}[run.Status]
+	if typ == "" {
+		return fmt.Errorf("run %s is %s, not finished", run.ID, run.Status)
+	}
+	_, err := s.publish(ctx, streams.SubjectRunFinished+run.ID, typ, "run.finished/"+run.ID,
+		events.RunFinished{RunID: run.ID, Workflow: run.Workflow, Status: run.Status, Result: run.Result, Error: run.Error})
+	return err
+}
+
+// ValidID reports whether id can be a request or run id: a UUID, which is always one
+// subject token and one KV key.
+func ValidID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+func sortByCreated(rs []*events.Request) {
+	slices.SortStableFunc(rs, func(a, b *events.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
+}

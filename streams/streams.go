@@ -1,0 +1,184 @@
+// Package streams declares, as data, every JetStream stream, durable consumer and
+// KV bucket hitl uses, and creates or updates them idempotently with Ensure.
+// Every service calls Ensure at start, so any one of them can bootstrap a fresh
+// JetStream and none depends on another having started first.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Subjects. Every id in a subject is a UUID, so it is always a single token.
+const (
+	// Stream is the one event stream; all hitl subjects live under "hitl.".
+	Stream = "HITL"
+
+	SubjectRequestInfo = "hitl.request_info." // + request id: a question was asked
+	SubjectResponse    = "hitl.response."     // + request id: the first-wins gate (answer, timeout or cancel)
+	SubjectResolved    = "hitl.resolved."     // + request id: a request reached its final state
+	SubjectRunStarted  = "hitl.run.started."  // + run id: start a run (the command and the event)
+	SubjectRunCancel   = "hitl.run.cancel."   // + run id: cancel a run
+	SubjectRunFinished = "hitl.run.finished." // + run id: completed, failed or cancelled
+)
+
+// KV buckets.
+const (
+	BucketRuns       = "hitl_runs"       // run id → checkpoint (journal, status, result); CAS on revision
+	BucketRequests   = "hitl_requests"   // request id → request record (question, status, answer)
+	BucketTimers     = "hitl_timers"     // request id → deadline, as a per-key TTL
+	BucketDeliveries = "hitl_deliveries" // request.channel.target → delivery record (idempotency, dead letters)
+)
+
+// Durable consumers.
+const (
+	ConsumerOrchestrator = "orchestrator"        // runs and responses, shared by all orchestrators
+	ConsumerTimers       = "orchestrator-timers" // expired timer markers, shared by all orchestrators
+	ConsumerNotifier     = "notifier"            // questions and resolutions, shared by all notifiers
+)
+
+// TimerStream is the stream behind BucketTimers, read by ConsumerTimers.
+const TimerStream = "KV_" + BucketTimers
+
+// Config sets what differs between a laptop and a cluster.
+type Config struct {
+	// Replicas for every stream and bucket: 1 for a single server (default), 3 for a cluster.
+	Replicas int
+	// Storage defaults to file storage, so restarts keep every run and request.
+	Storage jetstream.StorageType
+	// AckWait is how long a handler may hold a message before it is redelivered. Default 30s;
+	// long handlers extend it with InProgress.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries for the notifier; after the last a dead letter is recorded. Default 10.
+	MaxDeliver int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 10
+	}
+	return c
+}
+
+// StreamConfigs returns the streams, as data.
+func (c Config) StreamConfigs() []jetstream.StreamConfig {
+	c = c.withDefaults()
+	return []jetstream.StreamConfig{{
+		Name:        Stream,
+		Description: "hitl events: questions, the first-wins response gate, resolutions, run lifecycle",
+		Subjects:    []string{"hitl.>"},
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  2 * time.Minute,
+		// The response gate relies on the first response per request staying in the stream,
+		// so there is no age limit by default.
+	}}
+}
+
+// BucketConfigs returns the KV buckets, as data.
+func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
+	c = c.withDefaults()
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketRuns, Description: "run checkpoints", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+		{Bucket: BucketRequests, Description: "request records", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+		{
+			Bucket: BucketTimers, Description: "request deadlines as per-key TTLs", History: 1,
+			Storage: c.Storage, Replicas: c.Replicas,
+			// The server writes a MaxAge marker when a key's TTL expires; ConsumerTimers turns it into a timeout.
+			LimitMarkerTTL: time.Hour,
+		},
+		{Bucket: BucketDeliveries, Description: "notification deliveries", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+	}
+}
+
+// ConsumerConfigs returns the durable consumers, keyed by the stream they read.
+func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
+	c = c.withDefaults()
+	return map[string][]jetstream.ConsumerConfig{
+		Stream: {
+			{
+				Durable:        ConsumerOrchestrator,
+				Description:    "runs to start or cancel, and responses to apply",
+				FilterSubjects: []string{SubjectResponse + ">", SubjectRunStarted + ">", SubjectRunCancel + ">"},
+				AckPolicy:      jetstream.AckExplicitPolicy,
+				AckWait:        c.AckWait,
+				MaxAckPending:  10000,
+				Replicas:       c.Replicas,
+			},
+			{
+				Durable:        ConsumerNotifier,
+				Description:    "questions to deliver and resolutions to show",
+				FilterSubjects: []string{SubjectRequestInfo + ">", SubjectResolved + ">"},
+				AckPolicy:      jetstream.AckExplicitPolicy,
+				AckWait:        c.AckWait,
+				MaxDeliver:     c.MaxDeliver,
+				MaxAckPending:  10000,
+				Replicas:       c.Replicas,
+			},
+		},
+		TimerStream: {{
+			Durable:       ConsumerTimers,
+			Description:   "expired request deadlines",
+			FilterSubject: "$KV." + BucketTimers + ".>",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       c.AckWait,
+			MaxAckPending: 10000,
+			Replicas:      c.Replicas,
+		}},
+	}
+}
+
+// Ensure creates or updates every stream, bucket and consumer. It is idempotent and safe to
+// call from many processes at once.
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	for _, sc := range cfg.StreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range cfg.BucketConfigs() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	for stream, ccs := range cfg.ConsumerConfigs() {
+		for _, cc := range ccs {
+			if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
+				return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, stream, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Buckets are the KV handles every service uses.
+type Buckets struct {
+	Runs, Requests, Timers, Deliveries jetstream.KeyValue
+}
+
+// OpenBuckets binds the KV buckets; Ensure must have run.
+func OpenBuckets(ctx context.Context, js jetstream.JetStream) (Buckets, error) {
+	var b Buckets
+	var errs []error
+	open := func(name string) jetstream.KeyValue {
+		kv, err := js.KeyValue(ctx, name)
+		errs = append(errs, err)
+		return kv
+	}
+	b.Runs, b.Requests, b.Timers, b.Deliveries = open(BucketRuns), open(BucketRequests), open(BucketTimers), open(BucketDeliveries)
+	if err := errors.Join(errs...); err != nil {
+		return Buckets{}, fmt.Errorf("open buckets: %w", err)
+	}
+	return b, nil
+}
