@@ -43,6 +43,9 @@ func writeCanonical(b *bytes.Buffer, v any) error {
 	case bool:
 		b.WriteString(strconv.FormatBool(x))
 	case float64:
+		if x == 0 {
+			x = 0 // RFC 8785 (ECMAScript): -0 serializes as 0; encoding/json would write "-0".
+		}
 		// encoding/json formats float64 as ECMAScript's Number.prototype.toString does.
 		num, err := json.Marshal(x)
 		if err != nil {

@@ -146,10 +146,16 @@ func (s Spec) Validate(answer json.RawMessage) error {
 		c.add("$", "an answer is required")
 		return c.err()
 	}
+	// json.Valid first: Decoder.More alone lets a stray closing bracket through ("true}"),
+	// which Hash (json.Unmarshal) would then refuse.
+	if !json.Valid(trimmed) {
+		c.add("$", "is not valid JSON")
+		return c.err()
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	if err := dec.Decode(&v); err != nil {
 		c.add("$", "is not valid JSON")
 		return c.err()
 	}

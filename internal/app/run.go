@@ -1,0 +1,218 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hitl-dev/hitl/engine"
+	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/notify"
+	"github.com/hitl-dev/hitl/notify/console"
+	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/respond"
+	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/streams"
+)
+
+// Services selects what a process runs.
+type Services struct {
+	Orchestrator, Notifier, Responder bool
+}
+
+// All is every service: `hitl dev`.
+var All = Services{Orchestrator: true, Notifier: true, Responder: true}
+
+// Ready is called once the HTTP listener is bound, with its address.
+type Ready func(addr net.Addr)
+
+// Run connects to NATS, ensures the streams, and runs the selected services and the HTTP
+// server (API when the responder runs, /metrics and /healthz always) until ctx ends.
+func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
+	log := c.Logger
+	if log == nil {
+		log = c.NewLogger()
+	}
+	if err := c.check(svc); err != nil {
+		return err
+	}
+	nc, err := nats.Connect(natsURL(c.NATS), nats.Name("hitl"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", slog.Any("err", err))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", slog.String("url", nc.ConnectedUrl())) }))
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", c.NATS, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = streams.Ensure(ectx, js, streams.Config{Replicas: c.Replicas})
+	cancel()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	if _, err := metrics.WatchPending(ctx, st.Buckets().Requests, reg, log); err != nil {
+		return fmt.Errorf("pending tracker: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:" + portOf(ln.Addr())
+	}
+
+	var runners []func(context.Context) error
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if nc.Status() != nats.CONNECTED {
+			http.Error(w, `{"status":"nats disconnected"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	if svc.Orchestrator {
+		o, err := engine.New(engine.Config{Store: st, Registry: c.Registry, Logger: log, Metrics: m, Workers: c.Workers})
+		if err != nil {
+			return err
+		}
+		runners = append(runners, o.Run)
+	}
+	if svc.Notifier {
+		n, err := c.notifier(st, log, m)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, n.Run)
+	}
+	if svc.Responder {
+		var known func(string) bool
+		if c.Registry != nil {
+			known = c.Registry.Has
+		}
+		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
+			Workflows: known, Logger: log, Metrics: m})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/", api)
+	}
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(runners)+1)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, run := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(rctx); err != nil {
+				errs <- err
+				stop()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+			stop()
+		}
+	}()
+	log.Info("hitl serving", slog.String("http", ln.Addr().String()), slog.String("public_url", c.PublicURL),
+		slog.String("nats", c.NATS), slog.Bool("orchestrator", svc.Orchestrator), slog.Bool("notifier", svc.Notifier),
+		slog.Bool("responder", svc.Responder))
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	<-rctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+func (c *Config) check(svc Services) error {
+	var errs []error
+	if svc.Orchestrator && c.Registry == nil {
+		errs = append(errs, errors.New("the orchestrator needs a workflow registry"))
+	}
+	if (svc.Notifier || svc.Responder) && len(c.LinkSecret) < 16 {
+		errs = append(errs, errors.New("HITL_LINK_SECRET must be set, at least 16 characters (it signs the links in notifications)"))
+	}
+	if svc.Responder && len(c.APITokens) == 0 && !c.Insecure {
+		errs = append(errs, errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) notifier(st *store.Store, log *slog.Logger, m *metrics.Metrics) (*notify.Notifier, error) {
+	wh, err := webhook.New(webhook.Config{Targets: c.Webhooks, Secret: c.WebhookSecret})
+	if err != nil {
+		return nil, err
+	}
+	if c.WebhookSecret == "" && len(c.Webhooks) > 0 {
+		log.Warn("HITL_WEBHOOK_SECRET is not set: webhook deliveries are unsigned")
+	}
+	cfg := notify.Config{Store: st, Channels: []notify.Channel{wh}, Callbacks: wh.Callbacks(),
+		LinkSecret: []byte(c.LinkSecret), PublicURL: c.PublicURL, Workers: c.Workers, Logger: log, Metrics: m}
+	if c.Console != nil {
+		cfg.Observers = []notify.Channel{&console.Channel{W: c.Console, BaseURL: c.PublicURL}}
+	}
+	return notify.New(cfg)
+}
+
+// natsURL accepts host:port as well as nats://host:port, and comma-separated lists.
+func natsURL(addr string) string {
+	parts := strings.Split(addr, ",")
+	for i, p := range parts {
+		if p = strings.TrimSpace(p); !strings.Contains(p, "://") {
+			parts[i] = "nats://" + p
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func portOf(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
+}

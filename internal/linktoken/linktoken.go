@@ -1,0 +1,72 @@
+// Package linktoken signs and verifies request-bound tokens: the credential inside a
+// respond_url, which lets one recipient answer one request until it expires, and nothing else.
+package linktoken
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Claims say what a token allows.
+type Claims struct {
+	RequestID string `json:"rid"`
+	Subject   string `json:"sub"` // who it was sent to, e.g. "webhook:ops-bot"; becomes the responder
+	Expires   int64  `json:"exp"` // unix seconds
+}
+
+var (
+	// ErrInvalid: the token is malformed or its signature does not match.
+	ErrInvalid = errors.New("invalid token")
+	// ErrExpired: the token was valid but its time is up.
+	ErrExpired = errors.New("token expired")
+)
+
+// MinSecretLen is the shortest secret accepted.
+const MinSecretLen = 16
+
+// Sign returns a token for c.
+func Sign(secret []byte, c Claims) (string, error) {
+	if len(secret) < MinSecretLen {
+		return "", fmt.Errorf("link secret must be at least %d bytes", MinSecretLen)
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(secret, payload)), nil
+}
+
+// Verify checks a token's signature and expiry at now and returns its claims.
+func Verify(secret []byte, token string, now time.Time) (Claims, error) {
+	var c Claims
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok || len(token) > 2048 {
+		return c, ErrInvalid
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, mac(secret, payload)) {
+		return c, ErrInvalid
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(body, &c) != nil || c.RequestID == "" {
+		return Claims{}, ErrInvalid
+	}
+	if now.Unix() >= c.Expires {
+		return Claims{}, ErrExpired
+	}
+	return c, nil
+}
+
+func mac(secret []byte, payload string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("hitl-link-v1."))
+	h.Write([]byte(payload))
+	return h.Sum(nil)
+}

@@ -1,0 +1,113 @@
+package respond
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/hitl-dev/hitl/input"
+)
+
+// apiError is the body of every error response:
+// {"error": {"code": "...", "message": "...", "fields": [...]}}.
+type apiError struct {
+	Status  int                `json:"-"`
+	Code    string             `json:"code"`
+	Message string             `json:"message"`
+	Fields  []input.FieldError `json:"fields,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errorf(status int, code, msg string) *apiError {
+	return &apiError{Status: status, Code: code, Message: msg}
+}
+
+var (
+	errUnauthorized = errorf(http.StatusUnauthorized, "unauthorized", "a valid API token (Authorization: Bearer ...) or link token is required")
+	errNotFound     = func(what string) *apiError { return errorf(http.StatusNotFound, "not_found", what+" not found") }
+)
+
+func invalid(err error) *apiError {
+	var ve *input.ValidationError
+	if errors.As(err, &ve) {
+		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: "the request failed validation", Fields: ve.Fields}
+	}
+	return errorf(http.StatusBadRequest, "invalid_request", err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, map[string]*apiError{"error": e})
+}
+
+// decodeBody reads a JSON object of at most limit bytes into v, refusing unknown fields,
+// trailing data and wrong types with a message that names the field.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) *apiError {
+	// The body is read as JSON whatever its Content-Type: curl's -d defaults to a form type.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is larger than the limit")
+		}
+		return errorf(http.StatusBadRequest, "invalid_json", "could not read the body")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid_json", "the body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) *apiError {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "$"
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request",
+			Message: "wrong type for " + field,
+			Fields:  []input.FieldError{{Path: field, Message: "must be " + jsonKind(te.Type.Kind().String()) + ", not " + te.Value}}}
+	case errors.As(err, &se), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "invalid_json", "the body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "unknown field " + f,
+			Fields: []input.FieldError{{Path: f, Message: "is not a known field"}}}
+	}
+	return errorf(http.StatusBadRequest, "invalid_request", err.Error())
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "a list"
+	case "int", "int64", "float64", "uint64":
+		return "a number"
+	}
+	return k
+}

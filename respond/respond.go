@@ -1,0 +1,463 @@
+// Package respond is the responder's HTTP edge: the REST API to create, read, await, answer
+// and cancel requests and to start, read and cancel runs. It checks who is calling (API
+// token, or a link token bound to one request), validates answers against the request's
+// input spec, and passes them through the first-wins gate.
+package respond
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/store"
+)
+
+// Config of the responder.
+type Config struct {
+	Store *store.Store // required
+	// Tokens are the API tokens accepted as "Authorization: Bearer <token>". Empty means no
+	// authentication: only for `hitl dev`.
+	Tokens []string
+	// LinkSecret verifies the tokens in respond_url links. Required.
+	LinkSecret []byte
+	// Workflows, if set, reports whether a workflow name can be started; unknown names are
+	// refused with 400. Nil accepts any name (runs of unknown workflows then fail).
+	Workflows func(name string) bool
+	// MaxBody caps request bodies. Default 1 MiB.
+	MaxBody int64
+	// MaxWait caps the long-poll of /wait. Default 5m.
+	MaxWait time.Duration
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+}
+
+// Server serves the REST API.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New checks the config and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("respond: Store is required")
+	}
+	if len(cfg.LinkSecret) < linktoken.MinSecretLen {
+		return nil, fmt.Errorf("respond: LinkSecret must be at least %d bytes", linktoken.MinSecretLen)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.route("POST /v1/requests", s.createRequest)
+	s.route("GET /v1/requests", s.listRequests)
+	s.route("GET /v1/requests/{id}", s.getRequest)
+	s.route("GET /v1/requests/{id}/wait", s.waitRequest)
+	s.route("POST /v1/requests/{id}/respond", s.respond)
+	s.route("POST /v1/requests/{id}/cancel", s.cancelRequest)
+	s.route("POST /v1/runs", s.startRun)
+	s.route("GET /v1/runs/{id}", s.getRun)
+	s.route("POST /v1/runs/{id}/cancel", s.cancelRun)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path))
+	})
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// caller is who made an API call.
+type caller struct {
+	responder string // identity recorded on answers
+	link      *linktoken.Claims
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c caller) *apiError
+
+func (s *Server) route(pattern string, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, c)
+		}
+		if err != nil {
+			if err.Status >= 500 {
+				s.log.Error("api error", slog.String("path", r.URL.Path), slog.String("err", err.Message))
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+// authenticate accepts an API token, or a link token that is bound to the request in the
+// path and used to read or answer it.
+func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		claims, err := linktoken.Verify(s.cfg.LinkSecret, tok, time.Now())
+		if err != nil {
+			msg := "the link token is invalid"
+			if errors.Is(err, linktoken.ErrExpired) {
+				msg = "the link token has expired"
+			}
+			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", msg)
+		}
+		id := r.PathValue("id")
+		allowed := id == claims.RequestID && strings.HasPrefix(r.URL.Path, "/v1/requests/") &&
+			(r.Method == http.MethodGet || strings.HasSuffix(r.URL.Path, "/respond"))
+		if !allowed {
+			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", "the link token does not grant this action")
+		}
+		return caller{responder: claims.Subject, link: &claims}, nil
+	}
+	if len(s.cfg.Tokens) == 0 {
+		return caller{responder: "api"}, nil
+	}
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return caller{}, errUnauthorized
+	}
+	for _, t := range s.cfg.Tokens {
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(t)) == 1 {
+			return caller{responder: "api"}, nil
+		}
+	}
+	return caller{}, errUnauthorized
+}
+
+func storeError(err error, what string) *apiError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound(what)
+	case errors.Is(err, store.ErrAlreadyResolved):
+		return errorf(http.StatusConflict, "already_resolved", what+" is already resolved")
+	case errors.Is(err, input.ErrInvalid):
+		return invalid(err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; retry")
+	}
+	return errorf(http.StatusInternalServerError, "internal", err.Error())
+}
+
+// ---- requests ----
+
+type createRequestBody struct {
+	Title       string            `json:"title"`
+	Message     string            `json:"message"`
+	Context     map[string]any    `json:"context"`
+	Input       *input.Spec       `json:"input"`
+	Assignees   []string          `json:"assignees"`
+	Timeout     events.Duration   `json:"timeout"`
+	OnTimeout   string            `json:"on_timeout"`
+	Default     json.RawMessage   `json:"default"`
+	Metadata    map[string]string `json:"metadata"`
+	CallbackURL string            `json:"callback_url"`
+}
+
+func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	var b createRequestBody
+	if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
+		return err
+	}
+	req := events.Request{
+		ID: uuid.NewString(), Title: b.Title, Message: b.Message, Context: b.Context,
+		Assignees: b.Assignees, Timeout: b.Timeout, OnTimeout: events.TimeoutPolicy(b.OnTimeout),
+		Default: b.Default, Metadata: b.Metadata, CallbackURL: b.CallbackURL,
+	}
+	if b.Input != nil {
+		req.Input = *b.Input
+	} else {
+		req.Input = input.Spec{Type: input.Approval}
+	}
+	if err := hitl.ValidateRequest(&req); err != nil {
+		return invalid(err)
+	}
+	if b.CallbackURL != "" {
+		u, err := url.Parse(b.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the request failed validation",
+				Fields: []input.FieldError{{Path: "callback_url", Message: "must be an absolute http(s) URL"}}}
+		}
+	}
+	if err := s.cfg.Store.CreateRequest(r.Context(), &req); err != nil {
+		return storeError(err, "request")
+	}
+	s.cfg.Metrics.RequestCreated(&req)
+	w.Header().Set("Location", "/v1/requests/"+req.ID)
+	writeJSON(w, http.StatusCreated, &req)
+	return nil
+}
+
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	status := events.Status(r.URL.Query().Get("status"))
+	switch status {
+	case "", events.StatusPending, events.StatusAnswered, events.StatusTimedOut, events.StatusCancelled:
+	default:
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "unknown status " + string(status),
+			Fields: []input.FieldError{{Path: "status", Message: "must be pending, answered, timed_out or cancelled"}}}
+	}
+	list, err := s.cfg.Store.ListRequests(r.Context(), status)
+	if err != nil {
+		return storeError(err, "requests")
+	}
+	if list == nil {
+		list = []*events.Request{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": list, "count": len(list)})
+	return nil
+}
+
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	req, _, err := s.cfg.Store.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "request")
+	}
+	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
+// waitRequest long-polls until the request resolves or the timeout passes, then returns the
+// request as it stands.
+func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	timeout := 30 * time.Second
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "bad timeout " + v,
+				Fields: []input.FieldError{{Path: "timeout", Message: `must be a duration like "30s"`}}}
+		}
+		timeout = min(d, s.cfg.MaxWait)
+	}
+	id := r.PathValue("id")
+	st := s.cfg.Store
+	req, _, err := st.Request(r.Context(), id)
+	if err != nil {
+		return storeError(err, "request")
+	}
+	if !req.Resolved() && timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		watch, err := st.Buckets().Requests.Watch(ctx, id, jetstream.UpdatesOnly())
+		if err != nil {
+			return storeError(err, "request")
+		}
+		defer watch.Stop()
+		// Read again now that the watch is armed, so a resolution in between is not missed.
+		if req, _, err = st.Request(ctx, id); err != nil {
+			return storeError(err, "request")
+		}
+	wait:
+		for !req.Resolved() {
+			select {
+			case <-ctx.Done():
+				break wait
+			case e := <-watch.Updates():
+				if e == nil || e.Operation() != jetstream.KeyValuePut {
+					continue
+				}
+				var next events.Request
+				if json.Unmarshal(e.Value(), &next) == nil {
+					req = &next
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
+type respondBody struct {
+	Data      json.RawMessage `json:"data"`
+	Responder string          `json:"responder"`
+	Comment   string          `json:"comment"`
+}
+
+type resolvedView struct {
+	*events.Request
+	InputHash string `json:"input_hash,omitempty"`
+}
+
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiError {
+	var b respondBody
+	if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
+		return err
+	}
+	if len(b.Data) == 0 {
+		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the answer failed validation",
+			Fields: []input.FieldError{{Path: "data", Message: "is required"}}}
+	}
+	if len(b.Responder) > 200 || len(b.Comment) > 10_000 {
+		return errorf(http.StatusBadRequest, "invalid_request", "responder (200) or comment (10000 bytes) is too long")
+	}
+	st := s.cfg.Store
+	req, _, err := st.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "request")
+	}
+	if req.Resolved() {
+		return errorf(http.StatusConflict, "already_resolved", "request is already "+string(req.Status))
+	}
+	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered,
+		Data: b.Data, Responder: cmp.Or(b.Responder, c.responder), Comment: b.Comment}
+	if c.link != nil {
+		resp.Responder = c.link.Subject // a link answers as whom it was sent to
+	}
+	if err := store.CheckAnswer(req, &resp); err != nil {
+		if ve := new(input.ValidationError); errors.As(err, &ve) {
+			for i := range ve.Fields {
+				ve.Fields[i].Path = "data" + strings.TrimPrefix(ve.Fields[i].Path, "$")
+			}
+			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+				Message: "the answer does not match the request's input", Fields: ve.Fields}
+		}
+		return invalid(err)
+	}
+	resolved, err := st.Respond(r.Context(), resp)
+	if err != nil {
+		return storeError(err, "request")
+	}
+	s.cfg.Metrics.RequestResolved(resolved)
+	s.log.Info("request answered", slog.String("request_id", req.ID), slog.String("responder", resp.Responder))
+	writeJSON(w, http.StatusOK, resolvedView{Request: resolved, InputHash: resp.InputHash})
+	return nil
+}
+
+func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, c caller) *apiError {
+	var b struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
+			return err
+		}
+	}
+	st := s.cfg.Store
+	req, _, err := st.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "request")
+	}
+	if req.Resolved() {
+		return errorf(http.StatusConflict, "already_resolved", "request is already "+string(req.Status))
+	}
+	resolved, err := st.Respond(r.Context(), events.Response{RequestID: req.ID, RunID: req.RunID,
+		Outcome: events.StatusCancelled, Responder: c.responder, Comment: b.Reason})
+	if err != nil {
+		return storeError(err, "request")
+	}
+	s.cfg.Metrics.RequestResolved(resolved)
+	writeJSON(w, http.StatusOK, resolved)
+	return nil
+}
+
+// ---- runs ----
+
+type startRunBody struct {
+	Workflow string          `json:"workflow"`
+	Input    json.RawMessage `json:"input"`
+}
+
+// RunView is a run as the API shows it.
+type RunView struct {
+	ID        string            `json:"id"`
+	Workflow  string            `json:"workflow"`
+	Status    events.RunStatus  `json:"status"`
+	Input     json.RawMessage   `json:"input,omitempty"`
+	Result    json.RawMessage   `json:"result,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	Pending   []*events.Request `json:"pending"`
+	Steps     int               `json:"steps"` // journal positions recorded so far
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	var b startRunBody
+	if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
+		return err
+	}
+	if b.Workflow == "" || (s.cfg.Workflows != nil && !s.cfg.Workflows(b.Workflow)) {
+		msg := "is required"
+		if b.Workflow != "" {
+			msg = "no workflow named " + b.Workflow + " is registered"
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the run failed validation",
+			Fields: []input.FieldError{{Path: "workflow", Message: msg}}}
+	}
+	run, err := s.cfg.Store.StartRun(r.Context(), b.Workflow, b.Input)
+	if err != nil {
+		return storeError(err, "run")
+	}
+	w.Header().Set("Location", "/v1/runs/"+run.ID)
+	writeJSON(w, http.StatusCreated, s.view(r.Context(), run))
+	return nil
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	run, _, err := s.cfg.Store.Run(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "run")
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), run))
+	return nil
+}
+
+func (s *Server) view(ctx context.Context, run *store.Run) RunView {
+	v := RunView{ID: run.ID, Workflow: run.Workflow, Status: run.Status, Input: run.Input, Result: run.Result,
+		Error: run.Error, Pending: []*events.Request{}, Steps: len(run.Journal), CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
+	for _, id := range run.Waiting {
+		if req, _, err := s.cfg.Store.Request(ctx, id); err == nil && !req.Resolved() {
+			v.Pending = append(v.Pending, req)
+		}
+	}
+	return v
+}
+
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	var b struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
+			return err
+		}
+	}
+	run, _, err := s.cfg.Store.Run(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "run")
+	}
+	if run.Status.Final() {
+		return errorf(http.StatusConflict, "already_finished", "run is already "+string(run.Status))
+	}
+	if err := s.cfg.Store.CancelRun(r.Context(), run.ID, b.Reason); err != nil {
+		return storeError(err, "run")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID, "status": "cancelling"})
+	return nil
+}
