@@ -80,6 +80,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("POST /v1/requests/{id}/cancel", s.cancelRequest)
 	s.route("POST /v1/runs", s.startRun)
 	s.route("GET /v1/runs/{id}", s.getRun)
+	s.route("GET /v1/runs/{id}/wait", s.waitRun)
 	s.route("POST /v1/runs/{id}/cancel", s.cancelRun)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -243,17 +244,71 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, _ caller) *a
 	return nil
 }
 
+// waitTimeout reads the timeout query parameter of the long-polls.
+func (s *Server) waitTimeout(r *http.Request) (time.Duration, *apiError) {
+	v := r.URL.Query().Get("timeout")
+	if v == "" {
+		return min(30*time.Second, s.cfg.MaxWait), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "bad timeout " + v,
+			Fields: []input.FieldError{{Path: "timeout", Message: `must be a duration like "30s"`}}}
+	}
+	return min(d, s.cfg.MaxWait), nil
+}
+
+// waitRun long-polls until the run needs an answer (it has a pending request) or has
+// finished, or the timeout passes; then it returns the run as it stands.
+func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	timeout, aerr := s.waitTimeout(r)
+	if aerr != nil {
+		return aerr
+	}
+	id := r.PathValue("id")
+	st := s.cfg.Store
+	if _, _, err := st.Run(r.Context(), id); err != nil {
+		return storeError(err, "run")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	watch, err := st.Buckets().Runs.Watch(ctx, id, jetstream.UpdatesOnly())
+	if err != nil {
+		return storeError(err, "run")
+	}
+	defer watch.Stop()
+	settled := func(v RunView) bool { return v.Status.Final() || len(v.Pending) > 0 }
+	run, _, err := st.Run(ctx, id)
+	if err != nil {
+		return storeError(err, "run")
+	}
+	v := s.view(ctx, run)
+	for !settled(v) {
+		select {
+		case <-ctx.Done():
+			writeJSON(w, http.StatusOK, s.view(r.Context(), run))
+			return nil
+		case e := <-watch.Updates():
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var next store.Run
+			if json.Unmarshal(e.Value(), &next) == nil {
+				run = &next
+				v = s.view(ctx, run)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // waitRequest long-polls until the request resolves or the timeout passes, then returns the
 // request as it stands.
 func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
-	timeout := 30 * time.Second
-	if v := r.URL.Query().Get("timeout"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "bad timeout " + v,
-				Fields: []input.FieldError{{Path: "timeout", Message: `must be a duration like "30s"`}}}
-		}
-		timeout = min(d, s.cfg.MaxWait)
+	timeout, aerr := s.waitTimeout(r)
+	if aerr != nil {
+		return aerr
 	}
 	id := r.PathValue("id")
 	st := s.cfg.Store

@@ -1,0 +1,36 @@
+# hitl — durable human-in-the-loop on NATS JetStream.
+GO      ?= go
+HTTP    ?= :8080
+DATA    ?= ./data
+NATS    ?= 127.0.0.1:4222
+
+.DEFAULT_GOAL := help
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## Run the whole system on an embedded JetStream (hitl dev)
+	$(GO) run ./cmd/hitl dev --http $(HTTP) --data $(DATA) --nats $(NATS)
+
+build: ## Build every command into ./bin
+	$(GO) build -o bin/ ./cmd/...
+
+test: ## Run every test with the race detector (embedded JetStream, 3-node cluster on loopback)
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+bench: ## Full cycle vs bare JetStream floor; prints a JSON line last
+	$(GO) run ./bench
+
+fuzz: ## Fuzz the decoders and validators for a while each
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./events
+	$(GO) test -run='^$$' -fuzz=FuzzValidate -fuzztime=30s ./input
+	$(GO) test -run='^$$' -fuzz=FuzzCanonical -fuzztime=30s ./input
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+
+clean: ## Remove build output and the dev data directory
+	rm -rf bin $(DATA)
+
+.PHONY: help run build test bench fuzz lint clean
