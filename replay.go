@@ -267,11 +267,12 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		if entry.Error == "" {
 			entry.Error = "step failed"
 		}
+	} else if b, err := json.Marshal(out); err != nil {
+		// Recorded like an error of fn: the step keeps its journal position, so that a
+		// workflow carrying on after the error replays to the same positions.
+		ferr = fmt.Errorf("step %q: encode result: %w", name, err)
+		entry.Error = ferr.Error()
 	} else {
-		b, err := json.Marshal(out)
-		if err != nil {
-			return zero, fmt.Errorf("step %q: encode result: %w", name, err)
-		}
 		entry.Result = b
 	}
 	x := st.exec

@@ -128,6 +128,17 @@ func (s Spec) Check() error {
 		}
 		seen[o.ID] = true
 	}
+	for _, n := range []struct {
+		path string
+		v    *int
+	}{{"input.min_length", s.MinLength}, {"input.max_length", s.MaxLength}, {"input.min_picks", s.MinPicks}, {"input.max_picks", s.MaxPicks}} {
+		if n.v != nil && *n.v < 0 {
+			c.add(n.path, "must not be negative")
+		}
+	}
+	if s.MinPicks != nil && s.MaxPicks != nil && *s.MinPicks > *s.MaxPicks {
+		c.add("input.min_picks", "is greater than max_picks")
+	}
 	if s.MinLength != nil && s.MaxLength != nil && *s.MinLength > *s.MaxLength {
 		c.add("input.min_length", "is greater than max_length")
 	}
@@ -141,7 +152,9 @@ func (s Spec) Check() error {
 // failing field, or nil.
 func (s Spec) Validate(answer json.RawMessage) error {
 	var c collector
-	trimmed := bytes.TrimSpace(answer)
+	// Only JSON's own whitespace: bytes.TrimSpace would also drop \v, U+0085 and U+00A0,
+	// which are not valid JSON and which Hash would then refuse.
+	trimmed := bytes.Trim(answer, " \t\r\n")
 	if len(trimmed) == 0 {
 		c.add("$", "an answer is required")
 		return c.err()

@@ -159,6 +159,11 @@ func TestValidate(t *testing.T) {
 		// A stray closing bracket after the value used to slip past the decoder.
 		{name: "trailing close brace", spec: input.Spec{Type: input.Boolean}, answer: `true}`, wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "trailing close bracket", spec: multiSpec, answer: `["red"]]`, wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
+		// Only space, tab, CR and LF are JSON whitespace (found by FuzzValidate: "\v0" was accepted).
+		{name: "vertical tab", spec: input.Spec{Type: input.Number}, answer: "\v0", wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
+		{name: "form feed", spec: input.Spec{Type: input.Boolean}, answer: "true\f", wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
+		{name: "no-break space", spec: input.Spec{Type: input.Boolean}, answer: "\u00a0true", wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
+		{name: "next line", spec: input.Spec{Type: input.Boolean}, answer: "true\u0085", wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "trailing comma", spec: multiSpec, answer: `["red",]`, wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "approval trailing comma", spec: input.Spec{Type: input.Approval}, answer: `{"approved": true,}`, wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "deeply nested list", spec: multiSpec, answer: strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000), wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
@@ -272,6 +277,11 @@ func TestCheck(t *testing.T) {
 		{name: "option without id", spec: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}, {Label: "B"}}}, wantErr: input.ErrInvalid, wantPaths: []string{"input.options[1].id"}},
 		{name: "duplicate option ids", spec: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}, {ID: "b"}, {ID: "a"}}}, wantErr: input.ErrInvalid, wantPaths: []string{"input.options[2].id"}},
 		{name: "min length over max length", spec: input.Spec{Type: input.Text, MinLength: ptr(5), MaxLength: ptr(4)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.min_length"}},
+		{name: "negative max length", spec: input.Spec{Type: input.Text, MaxLength: ptr(-1)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.max_length"}},
+		{name: "negative min length", spec: input.Spec{Type: input.Text, MinLength: ptr(-1)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.min_length"}},
+		{name: "negative picks", spec: input.Spec{Type: input.MultiSelect, Options: colors, MinPicks: ptr(-2), MaxPicks: ptr(-1)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.min_picks", "input.max_picks"}},
+		{name: "min picks over max picks", spec: input.Spec{Type: input.MultiSelect, Options: colors, MinPicks: ptr(3), MaxPicks: ptr(2)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.min_picks"}},
+		{name: "zero bounds", spec: input.Spec{Type: input.MultiSelect, Options: colors, MinPicks: ptr(0), MaxPicks: ptr(0), MinLength: ptr(0), MaxLength: ptr(0)}},
 		{name: "min over max", spec: input.Spec{Type: input.Number, Min: ptr(2.0), Max: ptr(1.5)}, wantErr: input.ErrInvalid, wantPaths: []string{"input.min"}},
 		{
 			name:      "everything wrong",

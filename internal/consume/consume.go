@@ -54,7 +54,7 @@ func Backoff(delivered uint64) time.Duration {
 // Options for Run.
 type Options struct {
 	Workers   int           // concurrent handlers; default 32
-	Heartbeat time.Duration // how often a running handler extends its ack wait; default 10s
+	Heartbeat time.Duration // how often a running handler extends its ack wait; default a third of the consumer's AckWait
 	Logger    *slog.Logger
 	Name      string // for logs
 }
@@ -66,6 +66,9 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 10 * time.Second
+		if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+			o.Heartbeat = info.Config.AckWait / 3
+		}
 	}
 	log := o.Logger
 	if log == nil {

@@ -22,17 +22,22 @@ type Env struct {
 	Servers  []*server.Server
 	URL      string // client URL of every node, comma separated
 	Replicas int
+	AckWait  time.Duration // of the durable consumers; zero means the default
 }
 
 // Single starts one node with file storage in a temp dir.
-func Single(t testing.TB) *Env {
+func Single(t testing.TB) *Env { return SingleAckWait(t, 0) }
+
+// SingleAckWait is Single with the consumers' AckWait set, so that tests of crashed
+// handlers see the redelivery quickly.
+func SingleAckWait(t testing.TB, ackWait time.Duration) *Env {
 	t.Helper()
 	s, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	e := &Env{Servers: []*server.Server{s}, URL: s.ClientURL(), Replicas: 1}
+	e := &Env{Servers: []*server.Server{s}, URL: s.ClientURL(), Replicas: 1, AckWait: ackWait}
 	e.ensure(t)
 	return e
 }
@@ -104,7 +109,9 @@ func (e *Env) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 }
 
 // StreamsConfig is the streams configuration matching this environment.
-func (e *Env) StreamsConfig() streams.Config { return streams.Config{Replicas: e.Replicas} }
+func (e *Env) StreamsConfig() streams.Config {
+	return streams.Config{Replicas: e.Replicas, AckWait: e.AckWait}
+}
 
 func (e *Env) ensure(t testing.TB) {
 	t.Helper()
