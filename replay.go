@@ -107,6 +107,10 @@ func (r *Registry) Execute(ctx context.Context, x *Execution) (err error) {
 		x.Outcome, x.Err = ExecFailed, werr
 		return nil
 	}
+	if st.pos < len(x.Journal) {
+		return fmt.Errorf("%w: the workflow returned after %d of the %d journal positions it recorded before",
+			ErrNondeterministic, st.pos, len(x.Journal))
+	}
 	x.Outcome, x.Result = ExecCompleted, out
 	return nil
 }

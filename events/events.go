@@ -114,6 +114,9 @@ func Decode(body []byte) (e event.Event, err error) {
 	if err := e.Validate(); err != nil {
 		return event.Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	if e.SpecVersion() != event.CloudEventsVersionV1 {
+		return event.Event{}, fmt.Errorf("%w: specversion %q, want 1.0", ErrMalformed, e.SpecVersion())
+	}
 	if _, ok := schemaFor[e.Type()]; !ok {
 		return event.Event{}, fmt.Errorf("%w: unknown type %q", ErrMalformed, e.Type())
 	}
