@@ -26,7 +26,11 @@ const (
 	Number      Type = "number"      // 12.5
 	Select      Type = "select"      // "option_id"
 	MultiSelect Type = "multiselect" // ["option_id", ...]
+	Form        Type = "form"        // {"field_id": value, ...}
 )
+
+// typeList names the types in messages.
+const typeList = "approval, text, boolean, number, select, multiselect, form"
 
 // Spec is the input spec a request carries. The zero value is invalid; Type is required.
 type Spec struct {
@@ -49,6 +53,33 @@ type Spec struct {
 	// MinPicks and MaxPicks bound multiselect answers.
 	MinPicks *int `json:"min_picks,omitempty"`
 	MaxPicks *int `json:"max_picks,omitempty"`
+	// Fields of a form, in Masumi's input_data shape.
+	Fields []Field `json:"fields,omitempty"`
+}
+
+// FieldType is the type of a form field.
+type FieldType string
+
+const (
+	FieldBoolean FieldType = "boolean"
+	FieldString  FieldType = "string"
+	FieldNumber  FieldType = "number"
+	FieldSelect  FieldType = "select"
+)
+
+// Field is one field of a form, as in Masumi's input_schema ("input_data" list).
+type Field struct {
+	ID       string    `json:"id"`
+	Type     FieldType `json:"type"`
+	Name     string    `json:"name,omitempty"`
+	Data     FieldData `json:"data"`
+	Required bool      `json:"required,omitempty"`
+	Options  []Option  `json:"options,omitempty"` // for select
+}
+
+// FieldData carries a field's description, as Masumi nests it.
+type FieldData struct {
+	Description string `json:"description,omitempty"`
 }
 
 // Option is one choice of a select or multiselect.
@@ -109,14 +140,16 @@ func (s Spec) Check() error {
 	var c collector
 	switch s.Type {
 	case Approval, Text, Boolean, Number:
+	case Form:
+		s.checkFields(&c)
 	case Select, MultiSelect:
 		if len(s.Options) == 0 && !s.AllowCustom {
 			c.add("input.options", "%s needs at least one option", s.Type)
 		}
 	case "":
-		c.add("input.type", "is required (one of approval, text, boolean, number, select, multiselect)")
+		c.add("input.type", "is required (one of %s)", typeList)
 	default:
-		c.add("input.type", "unknown type %q (one of approval, text, boolean, number, select, multiselect)", s.Type)
+		c.add("input.type", "unknown type %q (one of %s)", s.Type, typeList)
 	}
 	seen := map[string]bool{}
 	for i, o := range s.Options {
@@ -277,10 +310,94 @@ func (s Spec) Validate(answer json.RawMessage) error {
 		if s.MaxPicks != nil && len(arr) > *s.MaxPicks {
 			c.add("$", "must pick at most %d (got %d)", *s.MaxPicks, len(arr))
 		}
+	case Form:
+		s.validateForm(&c, v)
 	default:
 		c.add("$", "the request's input type %q is unknown", s.Type)
 	}
 	return c.err()
+}
+
+func (s Spec) checkFields(c *collector) {
+	if len(s.Fields) == 0 {
+		c.add("input.fields", "a form needs at least one field")
+	}
+	seen := map[string]bool{}
+	for i, f := range s.Fields {
+		p := fmt.Sprintf("input.fields[%d]", i)
+		switch {
+		case f.ID == "":
+			c.add(p+".id", "is required")
+		case seen[f.ID]:
+			c.add(p+".id", "duplicate id %q", f.ID)
+		}
+		seen[f.ID] = true
+		switch f.Type {
+		case FieldBoolean, FieldString, FieldNumber:
+		case FieldSelect:
+			if len(f.Options) == 0 {
+				c.add(p+".options", "a select field needs at least one option")
+			}
+		default:
+			c.add(p+".type", "unknown field type %q (one of boolean, string, number, select)", f.Type)
+		}
+	}
+}
+
+func (s Spec) validateForm(c *collector, v any) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		c.add("$", "must be an object of field ids to values, not %s", kind(v))
+		return
+	}
+	known := map[string]bool{}
+	for _, f := range s.Fields {
+		known[f.ID] = true
+		p := "$." + f.ID
+		val, present := obj[f.ID]
+		if !present || val == nil {
+			if f.Required {
+				c.add(p, "is required")
+			}
+			continue
+		}
+		switch f.Type {
+		case FieldBoolean:
+			if _, ok := val.(bool); !ok {
+				c.add(p, "must be true or false, not %s", kind(val))
+			}
+		case FieldString:
+			if str, ok := val.(string); !ok {
+				c.add(p, "must be a string, not %s", kind(val))
+			} else if utf8.RuneCountInString(str) > MaxTextLength {
+				c.add(p, "is longer than %d characters", MaxTextLength)
+			}
+		case FieldNumber:
+			num, ok := val.(json.Number)
+			if !ok {
+				c.add(p, "must be a number, not %s", kind(val))
+			} else if f, err := num.Float64(); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				c.add(p, "is out of range")
+			}
+		case FieldSelect:
+			id, ok := val.(string)
+			if !ok {
+				c.add(p, "must be one option id (a string), not %s", kind(val))
+			} else if !slices.ContainsFunc(f.Options, func(o Option) bool { return o.ID == id }) {
+				c.add(p, "%q is not one of the options", id)
+			}
+		}
+	}
+	var unknown []string
+	for k := range obj {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		c.add("$."+k, "is not a field of this form")
+	}
 }
 
 func (s Spec) maxLength() int {

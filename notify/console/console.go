@@ -85,6 +85,23 @@ func example(s input.Spec) string {
 		if len(s.Options) > 0 {
 			return `["` + s.Options[0].ID + `"]`
 		}
+	case input.Form:
+		parts := make([]string, 0, len(s.Fields))
+		for _, f := range s.Fields {
+			v := `"..."`
+			switch f.Type {
+			case input.FieldBoolean:
+				v = "true"
+			case input.FieldNumber:
+				v = "0"
+			case input.FieldSelect:
+				if len(f.Options) > 0 {
+					v = `"` + f.Options[0].ID + `"`
+				}
+			}
+			parts = append(parts, `"`+f.ID+`": `+v)
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return `"your answer"`
 }
