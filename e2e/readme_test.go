@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/examples/refund"
+	"github.com/hitl-dev/hitl/examples"
 	"github.com/hitl-dev/hitl/internal/app"
 )
 
@@ -75,7 +75,7 @@ func startDev(t *testing.T, data string) (string, func()) {
 		t.Fatal(err)
 	}
 	cfg.Registry = hitl.NewRegistry()
-	refund.Register(cfg.Registry)
+	examples.RegisterAll(cfg.Registry)
 	cfg.Console = tWriter{t}
 	cfg.Logger = testLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())

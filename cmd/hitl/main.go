@@ -3,15 +3,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/examples/refund"
-	"github.com/hitl-dev/hitl/internal/app"
 )
 
 const usage = `hitl: durable human-in-the-loop on NATS JetStream
@@ -44,19 +39,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hitl:", err)
 		os.Exit(1)
 	}
-}
-
-func dev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("hitl dev", flag.ContinueOnError)
-	cfg, complete := app.Flags(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := complete(); err != nil {
-		return err
-	}
-	cfg.Registry = hitl.NewRegistry()
-	refund.Register(cfg.Registry)
-	cfg.Console = os.Stdout
-	return app.Dev(ctx, cfg, nil)
 }

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/examples/refund"
+	"github.com/hitl-dev/hitl/examples"
 	"github.com/hitl-dev/hitl/internal/app"
 )
 
@@ -34,6 +34,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Registry = hitl.NewRegistry()
-	refund.Register(cfg.Registry) // register your own workflows here
+	examples.RegisterAll(cfg.Registry) // register your own workflows here
 	return app.Run(ctx, cfg, app.Services{Orchestrator: true}, nil)
 }
