@@ -191,13 +191,15 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
 	if err != nil {
-		if !isWrongLastSequence(err) {
-			return nil, err
-		}
-		// Lost the race, unless an earlier attempt of this very call won before its ack was lost.
+		// Our publish may have won even though we saw an error (a lost ack): the gate's
+		// message says who won.
 		winner, werr := s.gateResponse(ctx, resp.RequestID)
-		if werr != nil || winner.eventID != id {
+		switch {
+		case werr == nil && winner.eventID == id:
+		case isWrongLastSequence(err) || werr == nil:
 			return nil, fmt.Errorf("request %s: %w", resp.RequestID, ErrAlreadyResolved)
+		default:
+			return nil, err
 		}
 	}
 	r, _, err := s.MarkResolved(ctx, resp)
