@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/notify/webhook"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	Insecure bool
 	// LogLevel: debug, info, warn, error (HITL_LOG_LEVEL). Default info.
 	LogLevel string
+	// JobWorkflow is the workflow every job of the Masumi job API runs (HITL_JOB_WORKFLOW).
+	// Default "approval-gate".
+	JobWorkflow string
 
 	// Set by code, not flags.
 	Registry *hitl.Registry // workflows the orchestrator hosts
@@ -75,6 +79,8 @@ func Flags(fs *flag.FlagSet, dev bool) (*Config, func() error) {
 	}
 	fs.StringVar(&c.PublicURL, "public-url", env("HITL_PUBLIC_URL", ""), "base URL of links sent out (env HITL_PUBLIC_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("HITL_LOG_LEVEL", "info"), "debug, info, warn or error (env HITL_LOG_LEVEL)")
+	fs.StringVar(&c.JobWorkflow, "job-workflow", env("HITL_JOB_WORKFLOW", jobapi.DefaultWorkflow),
+		"workflow the Masumi job API (/start_job) runs (env HITL_JOB_WORKFLOW)")
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
 	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", "1"), "replicas of streams and buckets (env HITL_REPLICAS)")

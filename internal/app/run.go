@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hitl-dev/hitl/engine"
+	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
 	"github.com/hitl-dev/hitl/notify/console"
@@ -126,6 +127,12 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 			return err
 		}
 		mux.Handle("/v1/", api)
+		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
+			LinkSecret: []byte(c.LinkSecret), Workflows: known, Logger: log, Metrics: m})
+		if err != nil {
+			return err
+		}
+		jobs.Mount(mux) // the Masumi job API: /start_job, /status, /provide_input, ...
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
