@@ -39,11 +39,14 @@ type Request struct {
 	RunID    string `json:"run_id,omitempty"`
 	Workflow string `json:"workflow,omitempty"`
 
-	Title     string            `json:"title"`
-	Message   string            `json:"message,omitempty"` // markdown
-	Context   map[string]any    `json:"context,omitempty"` // facts shown beside the question
-	Input     input.Spec        `json:"input"`
-	Assignees []string          `json:"assignees,omitempty"`
+	Title     string         `json:"title"`
+	Message   string         `json:"message,omitempty"` // markdown
+	Context   map[string]any `json:"context,omitempty"` // facts shown beside the question
+	Input     input.Spec     `json:"input"`
+	Assignees []string       `json:"assignees,omitempty"`
+	// Approvers, if set, are the only identities allowed to answer (assignee-shaped, e.g.
+	// "slack:@U123", "email:a@b.c"); otherwise anyone the request was sent to may answer.
+	Approvers []string          `json:"approvers,omitempty"`
 	Timeout   Duration          `json:"timeout,omitempty"`
 	OnTimeout TimeoutPolicy     `json:"on_timeout,omitempty"`
 	Default   json.RawMessage   `json:"default,omitempty"`
@@ -69,6 +72,10 @@ type Response struct {
 	Outcome   Outcome         `json:"outcome"`
 	Data      json.RawMessage `json:"data,omitempty"`
 	InputHash string          `json:"input_hash,omitempty"`
+	// Diff records what the approver changed in an editable approval's proposed action
+	// (edit then approve): a list of JSON Patch-like operations (input.Op); "[]" when the
+	// action was sent back unchanged, absent when it was not edited.
+	Diff      json.RawMessage `json:"diff,omitempty"`
 	Responder string          `json:"responder,omitempty"`
 	Comment   string          `json:"comment,omitempty"`
 	At        time.Time       `json:"at"`

@@ -22,6 +22,7 @@ import (
 	"github.com/hitl-dev/hitl/internal/consume"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
 )
@@ -41,6 +42,13 @@ type Updater interface {
 	Update(ctx context.Context, d Delivery) error
 }
 
+// Poster is implemented by channels whose deliveries leave something to update later (a
+// Slack message's channel and timestamp): Post delivers like Notify and returns a reference
+// that is stored with the delivery record and handed back to Update as Delivery.Ref.
+type Poster interface {
+	Post(ctx context.Context, d Delivery) (ref json.RawMessage, err error)
+}
+
 // Checker is implemented by channels that can tell at start whether a target exists, so
 // that unknown assignees are reported clearly.
 type Checker interface {
@@ -58,6 +66,8 @@ type Delivery struct {
 	RespondURL string
 	// ID is stable across retries of this delivery, so receivers can drop duplicates.
 	ID string
+	// Ref is what Post returned when the request was delivered (Update only).
+	Ref json.RawMessage
 }
 
 // Config of the notifier.
@@ -66,6 +76,8 @@ type Config struct {
 	Channels []Channel    // by Kind; at most one per kind
 	// Observers see every request, whatever its assignees (the console channel of `hitl dev`).
 	Observers []Channel
+	// Routes expands groups into their members. Nil: assignees are used as they are.
+	Routes *routing.Routes
 	// Callbacks posts the resolved event to standalone requests' callback_url. Optional.
 	Callbacks Channel
 	// LinkSecret signs respond_url tokens. Required.
@@ -168,7 +180,11 @@ func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) error {
 	for _, ch := range n.cfg.Observers {
 		errs = append(errs, n.deliver(ctx, ch, "*", &req, phase, attempt))
 	}
-	for _, a := range req.Assignees {
+	assignees := req.Assignees
+	if n.cfg.Routes != nil {
+		assignees = n.cfg.Routes.Expand(assignees)
+	}
+	for _, a := range assignees {
 		kind, target, _ := strings.Cut(a, ":")
 		ch, ok := n.channels[kind]
 		if !ok {
@@ -187,12 +203,13 @@ func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) error {
 
 // deliveryRecord is what the deliveries bucket keeps per (request, channel, recipient, phase).
 type deliveryRecord struct {
-	Status   string    `json:"status"` // delivered | dead_letter
-	Channel  string    `json:"channel"`
-	Target   string    `json:"target"`
-	Attempts int       `json:"attempts"`
-	Reason   string    `json:"reason,omitempty"`
-	At       time.Time `json:"at"`
+	Status   string          `json:"status"` // delivered | dead_letter
+	Channel  string          `json:"channel"`
+	Target   string          `json:"target"`
+	Attempts int             `json:"attempts"`
+	Reason   string          `json:"reason,omitempty"`
+	Ref      json.RawMessage `json:"ref,omitempty"` // from Poster, for Update
+	At       time.Time       `json:"at"`
 }
 
 // DeliveryKey is the deliveries-bucket key of one delivery.
@@ -223,6 +240,17 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 		update = u
 	}
 	d := Delivery{Request: req, Target: target, ID: k}
+	if phase == "resolved" {
+		if e, err := kv.Get(ctx, key(req.ID, kind, target, "notify")); err == nil {
+			var rec deliveryRecord
+			if json.Unmarshal(e.Value(), &rec) == nil {
+				if rec.Status != "delivered" {
+					return nil // never shown there: nothing to update
+				}
+				d.Ref = rec.Ref
+			}
+		}
+	}
 	if phase == "notify" {
 		url, err := n.respondURL(req, kind+":"+target)
 		if err != nil {
@@ -231,16 +259,20 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 		d.RespondURL = url
 	}
 	var err error
-	if update != nil {
+	var ref json.RawMessage
+	switch p, isPoster := ch.(Poster); {
+	case update != nil:
 		err = update.Update(ctx, d)
-	} else {
+	case isPoster:
+		ref, err = p.Post(ctx, d)
+	default:
 		err = ch.Notify(ctx, d)
 	}
 	log := n.log.With(slog.String("request_id", req.ID), slog.String("channel", kind), slog.String("phase", phase))
 	if err == nil {
 		n.cfg.Metrics.Delivery(kind, "delivered")
 		log.Debug("delivered")
-		return n.record(ctx, k, deliveryRecord{Status: "delivered", Channel: kind, Target: target, Attempts: attempt, At: time.Now().UTC()})
+		return n.record(ctx, k, deliveryRecord{Status: "delivered", Channel: kind, Target: target, Attempts: attempt, Ref: ref, At: time.Now().UTC()})
 	}
 	n.cfg.Metrics.Delivery(kind, "failed")
 	if errors.Is(err, ErrPermanent) || attempt >= n.cfg.MaxDeliver {

@@ -1,0 +1,211 @@
+// Package routing maps assignees to the channels that reach them: "slack:#channel",
+// "slack:@U123", "email:a@b.c", "webhook:name", "console:name", and named groups
+// ("group:finance") that stand for several of those. It also decides who may answer a
+// request: only the people it was sent to (or its explicit approvers), plus operators.
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hitl-dev/hitl/events"
+)
+
+// Operator is the identity of API token holders: operators may answer any request.
+const Operator = "api"
+
+// File is the configuration file (hitl.yaml). Values of the form ${NAME} are read from the
+// environment, so secrets stay out of the file.
+type File struct {
+	PublicURL string              `yaml:"public_url"`
+	Slack     SlackConfig         `yaml:"slack"`
+	Email     EmailConfig         `yaml:"email"`
+	Webhooks  map[string]string   `yaml:"webhooks"`
+	Groups    map[string][]string `yaml:"groups"`
+}
+
+// SlackConfig connects the Slack channel.
+type SlackConfig struct {
+	BotToken      string `yaml:"bot_token"`      // HITL_SLACK_BOT_TOKEN
+	SigningSecret string `yaml:"signing_secret"` // HITL_SLACK_SIGNING_SECRET
+	APIURL        string `yaml:"api_url"`        // HITL_SLACK_API_URL, to aim at a fake; default Slack's
+}
+
+// EmailConfig connects the email channel.
+type EmailConfig struct {
+	SMTPURL string `yaml:"smtp_url"` // HITL_SMTP_URL, smtp://user:pass@host:587 (smtps:// for implicit TLS)
+	From    string `yaml:"from"`     // HITL_EMAIL_FROM
+}
+
+// Load reads the file at path ("" for none) and then the environment, which wins.
+func Load(path string) (*File, error) {
+	f := &File{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
+		dec.KnownFields(true)
+		if err := dec.Decode(f); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	for env, dst := range map[string]*string{
+		"HITL_SLACK_BOT_TOKEN":      &f.Slack.BotToken,
+		"HITL_SLACK_SIGNING_SECRET": &f.Slack.SigningSecret,
+		"HITL_SLACK_API_URL":        &f.Slack.APIURL,
+		"HITL_SMTP_URL":             &f.Email.SMTPURL,
+		"HITL_EMAIL_FROM":           &f.Email.From,
+		"HITL_PUBLIC_URL":           &f.PublicURL,
+	} {
+		if v := os.Getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	return f, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+func expandEnv(s string) string {
+	return envRef.ReplaceAllStringFunc(s, func(m string) string { return os.Getenv(m[2 : len(m)-1]) })
+}
+
+// Routes resolves assignees. Build it with New; it is read-only afterwards.
+type Routes struct {
+	kinds  map[string]bool     // channel kinds that are configured
+	groups map[string][]string // group name → members (never groups)
+	checks map[string]func(target string) error
+}
+
+// New checks the groups against the configured channel kinds. check, per kind, validates a
+// target (e.g. the webhook names that exist); kinds without a check accept any target.
+func New(kinds []string, groups map[string][]string, checks map[string]func(target string) error) (*Routes, error) {
+	r := &Routes{kinds: map[string]bool{}, groups: map[string][]string{}, checks: checks}
+	for _, k := range kinds {
+		r.kinds[k] = true
+	}
+	var errs []error
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		members := groups[name]
+		if len(members) == 0 {
+			errs = append(errs, fmt.Errorf("group %q has no members", name))
+		}
+		for _, m := range members {
+			if strings.HasPrefix(m, "group:") {
+				errs = append(errs, fmt.Errorf("group %q: member %q is a group; groups hold people and channels only", name, m))
+				continue
+			}
+			if err := r.Check(m); err != nil {
+				errs = append(errs, fmt.Errorf("group %q: %w", name, err))
+			}
+		}
+		r.groups[name] = members
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Check reports an assignee that cannot be reached, with a sentence saying why.
+func (r *Routes) Check(a string) error {
+	kind, target, ok := strings.Cut(a, ":")
+	if !ok || kind == "" || target == "" {
+		return fmt.Errorf("assignee %q is not of the form kind:target (e.g. slack:#ops, email:a@b.c, webhook:bot, group:finance)", a)
+	}
+	if kind == "group" {
+		if _, ok := r.groups[target]; !ok {
+			return fmt.Errorf("assignee %q: no group named %q is configured", a, target)
+		}
+		return nil
+	}
+	if !r.kinds[kind] {
+		return fmt.Errorf("assignee %q: the %s channel is not configured", a, kind)
+	}
+	switch kind {
+	case "slack":
+		if !strings.HasPrefix(target, "#") && !strings.HasPrefix(target, "@") || len(target) < 2 {
+			return fmt.Errorf("assignee %q: a Slack target is #channel or @USERID", a)
+		}
+	case "email":
+		addr, err := mail.ParseAddress(target)
+		if err != nil || addr.Address != target {
+			return fmt.Errorf("assignee %q: %q is not an email address", a, target)
+		}
+	}
+	if c := r.checks[kind]; c != nil {
+		if err := c(target); err != nil {
+			return fmt.Errorf("assignee %q: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// CheckAll checks every assignee and joins the errors.
+func (r *Routes) CheckAll(assignees []string) error {
+	var errs []error
+	for _, a := range assignees {
+		errs = append(errs, r.Check(a))
+	}
+	return errors.Join(errs...)
+}
+
+// Expand replaces groups by their members and drops duplicates, keeping the order.
+func (r *Routes) Expand(assignees []string) []string {
+	var out []string
+	for _, a := range assignees {
+		if name, ok := strings.CutPrefix(a, "group:"); ok {
+			for _, m := range r.groups[name] {
+				if !slices.Contains(out, m) {
+					out = append(out, m)
+				}
+			}
+			continue
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Allows reports whether someone known by any of identities may answer req: an operator
+// always; else, when the request names approvers, one of them; else anyone it was sent to
+// (its assignees, groups expanded). A request with no assignees and no approvers is open to
+// every authenticated caller. Identities are assignee-shaped: "slack:@U123" (and the Slack
+// channel the click came from, "slack:#ops"), "email:a@b.c", "webhook:bot".
+func (r *Routes) Allows(req *events.Request, identities ...string) bool {
+	if slices.Contains(identities, Operator) {
+		return true
+	}
+	allowed := req.Approvers
+	if len(allowed) == 0 {
+		allowed = r.Expand(req.Assignees)
+	} else {
+		allowed = r.Expand(allowed)
+	}
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, id := range identities {
+		if slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, id) }) {
+			return true
+		}
+	}
+	return false
+}
