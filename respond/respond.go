@@ -25,6 +25,7 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// Workflows, if set, reports whether a workflow name can be started; unknown names are
 	// refused with 400. Nil accepts any name (runs of unknown workflows then fail).
 	Workflows func(name string) bool
+	// Routes checks assignees at creation and decides who may answer. Nil: any assignee
+	// of the form kind:target is accepted and anyone holding a request's link may answer.
+	Routes *routing.Routes
 	// MaxBody caps request bodies. Default 1 MiB.
 	MaxBody int64
 	// MaxWait caps the long-poll of /wait. Default 5m.
@@ -180,6 +184,7 @@ type createRequestBody struct {
 	Default     json.RawMessage   `json:"default"`
 	Metadata    map[string]string `json:"metadata"`
 	CallbackURL string            `json:"callback_url"`
+	Approvers   []string          `json:"approvers"`
 }
 
 func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
@@ -190,7 +195,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	req := events.Request{
 		ID: uuid.NewString(), Title: b.Title, Message: b.Message, Context: b.Context,
 		Assignees: b.Assignees, Timeout: b.Timeout, OnTimeout: events.TimeoutPolicy(b.OnTimeout),
-		Default: b.Default, Metadata: b.Metadata, CallbackURL: b.CallbackURL,
+		Default: b.Default, Metadata: b.Metadata, CallbackURL: b.CallbackURL, Approvers: b.Approvers,
 	}
 	if b.Input != nil {
 		req.Input = *b.Input
@@ -199,6 +204,17 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	}
 	if err := hitl.ValidateRequest(&req); err != nil {
 		return invalid(err)
+	}
+	if rt := s.cfg.Routes; rt != nil {
+		var fields []input.FieldError
+		for i, a := range req.Assignees {
+			if err := rt.Check(a); err != nil {
+				fields = append(fields, input.FieldError{Path: fmt.Sprintf("assignees[%d]", i), Message: err.Error()})
+			}
+		}
+		if len(fields) > 0 {
+			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the request failed validation", Fields: fields}
+		}
 	}
 	if b.CallbackURL != "" {
 		u, err := url.Parse(b.CallbackURL)
@@ -383,6 +399,12 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiE
 		Data: b.Data, Responder: cmp.Or(b.Responder, c.responder), Comment: b.Comment}
 	if c.link != nil {
 		resp.Responder = c.link.Subject // a link answers as whom it was sent to
+		if s.cfg.Routes != nil && !s.cfg.Routes.Allows(req, c.link.Subject) {
+			s.log.Warn("answer refused: not an approver of this request", slog.String("request_id", req.ID),
+				slog.String("identity", c.link.Subject))
+			return errorf(http.StatusForbidden, "not_allowed",
+				"thank you, but this request is for other people to answer; your attempt was logged")
+		}
 	}
 	if err := store.CheckAnswer(req, &resp); err != nil {
 		if ve := new(input.ValidationError); errors.As(err, &ve) {

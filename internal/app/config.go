@@ -51,6 +51,9 @@ type Config struct {
 	Insecure bool
 	// LogLevel: debug, info, warn, error (HITL_LOG_LEVEL). Default info.
 	LogLevel string
+	// ConfigFile is the routing file (HITL_CONFIG): channels, webhooks and groups; see
+	// hitl.example.yaml. Optional: everything in it can come from the environment.
+	ConfigFile string
 	// JobWorkflow is the workflow every job of the Masumi job API runs (HITL_JOB_WORKFLOW).
 	// Default "approval-gate".
 	JobWorkflow string
@@ -79,6 +82,7 @@ func Flags(fs *flag.FlagSet, dev bool) (*Config, func() error) {
 	}
 	fs.StringVar(&c.PublicURL, "public-url", env("HITL_PUBLIC_URL", ""), "base URL of links sent out (env HITL_PUBLIC_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("HITL_LOG_LEVEL", "info"), "debug, info, warn or error (env HITL_LOG_LEVEL)")
+	fs.StringVar(&c.ConfigFile, "config", env("HITL_CONFIG", ""), "routing file: channels, webhooks, groups (env HITL_CONFIG)")
 	fs.StringVar(&c.JobWorkflow, "job-workflow", env("HITL_JOB_WORKFLOW", jobapi.DefaultWorkflow),
 		"workflow the Masumi job API (/start_job) runs (env HITL_JOB_WORKFLOW)")
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")

@@ -20,10 +20,8 @@ import (
 	"github.com/hitl-dev/hitl/engine"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/metrics"
-	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/console"
-	"github.com/hitl-dev/hitl/notify/webhook"
 	"github.com/hitl-dev/hitl/respond"
+	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
 )
@@ -109,8 +107,21 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		}
 		runners = append(runners, o.Run)
 	}
+	file, err := routing.Load(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if c.PublicURL == "" && file.PublicURL != "" {
+		c.PublicURL = file.PublicURL
+	}
+	var routes *routing.Routes
+	d := deps{cfg: c, file: file, store: st, log: log, metrics: m, routes: &routes}
+	sys, err := buildSurfaces(d)
+	if err != nil {
+		return err
+	}
 	if svc.Notifier {
-		n, err := c.notifier(st, log, m)
+		n, err := sys.notifier(d)
 		if err != nil {
 			return err
 		}
@@ -122,7 +133,7 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 			known = c.Registry.Has
 		}
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Workflows: known, Logger: log, Metrics: m})
+			Workflows: known, Routes: routes, Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}
@@ -133,6 +144,7 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 			return err
 		}
 		jobs.Mount(mux) // the Masumi job API: /start_job, /status, /provide_input, ...
+		sys.mount(mux)  // Slack interactions, email links, web pages
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -190,22 +202,6 @@ func (c *Config) check(svc Services) error {
 		errs = append(errs, errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)"))
 	}
 	return errors.Join(errs...)
-}
-
-func (c *Config) notifier(st *store.Store, log *slog.Logger, m *metrics.Metrics) (*notify.Notifier, error) {
-	wh, err := webhook.New(webhook.Config{Targets: c.Webhooks, Secret: c.WebhookSecret})
-	if err != nil {
-		return nil, err
-	}
-	if c.WebhookSecret == "" && len(c.Webhooks) > 0 {
-		log.Warn("HITL_WEBHOOK_SECRET is not set: webhook deliveries are unsigned")
-	}
-	cfg := notify.Config{Store: st, Channels: []notify.Channel{wh}, Callbacks: wh.Callbacks(),
-		LinkSecret: []byte(c.LinkSecret), PublicURL: c.PublicURL, Workers: c.Workers, Logger: log, Metrics: m}
-	if c.Console != nil {
-		cfg.Observers = []notify.Channel{&console.Channel{W: c.Console, BaseURL: c.PublicURL}}
-	}
-	return notify.New(cfg)
 }
 
 // natsURL accepts host:port as well as nats://host:port, and comma-separated lists.
