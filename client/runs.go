@@ -1,0 +1,122 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hitl-dev/hitl/events"
+)
+
+// Run is a workflow run as the API shows it (respond.RunView).
+type Run struct {
+	ID       string           `json:"id"`
+	Workflow string           `json:"workflow"`
+	Status   events.RunStatus `json:"status"` // running, waiting, completed, failed, cancelled
+	Input    json.RawMessage  `json:"input,omitempty"`
+	// Result is the workflow's return value, once completed.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Error says why the run failed.
+	Error string `json:"error,omitempty"`
+	// Pending are the questions the run waits on now.
+	Pending []*events.Request `json:"pending"`
+	// Steps is the number of journal positions (answers and step results) recorded so far.
+	Steps     int       `json:"steps"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// StartRun starts a run of a registered workflow with the given input (encoded as JSON; a
+// json.RawMessage is sent as is, nil sends none). The API answers at once: the run is
+// usually still running; WaitRun returns when it asks something or ends. An unknown
+// workflow is an *Error matching ErrInvalid.
+func (c *Client) StartRun(ctx context.Context, workflow string, in any) (*Run, error) {
+	if workflow == "" {
+		return nil, errEmptyWorkflow
+	}
+	body := struct {
+		Workflow string          `json:"workflow"`
+		Input    json.RawMessage `json:"input,omitempty"`
+	}{Workflow: workflow}
+	if raw, ok := in.(json.RawMessage); ok {
+		body.Input = raw
+	} else if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("client: encode the run's input: %w", err)
+		}
+		body.Input = b
+	}
+	var out Run
+	if err := c.do(ctx, "POST", "/v1/runs", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Run returns one run, with its pending questions.
+func (c *Client) Run(ctx context.Context, id string) (*Run, error) {
+	p, err := pathID("run", id)
+	if err != nil {
+		return nil, err
+	}
+	var out Run
+	if err := c.do(ctx, "GET", "/v1/runs/"+p, nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// WaitRun returns the run once it has a pending question or has finished, or as it stands
+// when timeout passes; timeout <= 0 waits until then or until ctx ends. It long-polls GET
+// /v1/runs/{id}/wait.
+func (c *Client) WaitRun(ctx context.Context, id string, timeout time.Duration) (*Run, error) {
+	p, err := pathID("run", id)
+	if err != nil {
+		return nil, err
+	}
+	return poll(ctx, c, "/v1/runs/"+p, timeout, func(r *Run) bool { return r.Status.Final() || len(r.Pending) > 0 })
+}
+
+// WaitRunDone returns the run once it has finished (completed, failed or cancelled), or as
+// it stands when timeout passes; timeout <= 0 waits until then or until ctx ends. While the
+// run waits on a question it long-polls that question, so it makes no calls in between.
+func (c *Client) WaitRunDone(ctx context.Context, id string, timeout time.Duration) (*Run, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	remaining := func() time.Duration {
+		if deadline.IsZero() {
+			return 0
+		}
+		return max(time.Until(deadline), time.Nanosecond)
+	}
+	for {
+		run, err := c.WaitRun(ctx, id, remaining())
+		if err != nil || run.Status.Final() || (!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return run, err
+		}
+		if len(run.Pending) > 0 {
+			if _, err := c.Wait(ctx, run.Pending[0].ID, remaining()); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// CancelRun asks to cancel a run and every request it has pending, with an optional reason.
+// It returns once the cancel is recorded; the run reaches status cancelled shortly after
+// (WaitRunDone returns then). A finished run is an *Error matching ErrAlreadyFinished.
+func (c *Client) CancelRun(ctx context.Context, id, reason string) error {
+	p, err := pathID("run", id)
+	if err != nil {
+		return err
+	}
+	var body any
+	if reason != "" {
+		body = map[string]string{"reason": reason}
+	}
+	return c.do(ctx, "POST", "/v1/runs/"+p+"/cancel", nil, body, nil)
+}
