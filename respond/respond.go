@@ -290,6 +290,9 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, _ caller) *apiE
 	defer cancel()
 	watch, err := st.Buckets().Runs.Watch(ctx, id, jetstream.UpdatesOnly())
 	if err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil { // the wait was too short to arm
+			return s.getRun(w, r, caller{})
+		}
 		return storeError(err, "run")
 	}
 	defer watch.Stop()
@@ -337,6 +340,10 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, _ caller) *
 		defer cancel()
 		watch, err := st.Buckets().Requests.Watch(ctx, id, jetstream.UpdatesOnly())
 		if err != nil {
+			if ctx.Err() != nil && r.Context().Err() == nil { // the wait was too short to arm
+				writeJSON(w, http.StatusOK, req)
+				return nil
+			}
 			return storeError(err, "request")
 		}
 		defer watch.Stop()
@@ -508,6 +515,9 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ caller) *apiEr
 func (s *Server) view(ctx context.Context, run *store.Run) RunView {
 	v := RunView{ID: run.ID, Workflow: run.Workflow, Status: run.Status, Input: run.Input, Result: run.Result,
 		Error: run.Error, Pending: []*events.Request{}, Steps: len(run.Journal), CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
+	if run.Status.Final() {
+		return v // whatever it waited on no longer matters
+	}
 	for _, id := range run.Waiting {
 		if req, _, err := s.cfg.Store.Request(ctx, id); err == nil && !req.Resolved() {
 			v.Pending = append(v.Pending, req)
