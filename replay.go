@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/input"
 )
 
 // Entry is one position in a run's journal: an Ask (with its answer once resolved) or a Step
@@ -171,8 +172,21 @@ func (st *runState) next(kind, name string) *Entry {
 // Ask puts a question to people and returns their answer decoded into T. The run suspends
 // until the request resolves; a timeout returns a *TimeoutError (or the default answer, by
 // policy) and a cancel a *CancelledError.
+//
+// A request whose Input has no Type gets the spec T calls for (input.SpecFor):
+// input.ApprovalAnswer an approval, string a text, bool a boolean, numbers a number, a
+// struct a json input with the JSON Schema of input.SchemaFor; a pointer T makes it
+// skippable, as does Input.Skippable.
 func Ask[T any](ctx context.Context, req Request) (T, error) {
 	var zero T
+	if req.Input.Type == "" {
+		spec, err := input.SpecFor[T]()
+		if err != nil {
+			return zero, fmt.Errorf("ask %q: %w", req.Title, err)
+		}
+		spec.Skippable = spec.Skippable || req.Input.Skippable
+		req.Input = spec
+	}
 	answers, err := AskAll(ctx, req)
 	if err != nil {
 		return zero, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
@@ -15,7 +16,7 @@ type Request struct {
 	Title     string         // required: one line, shown first
 	Message   string         // markdown body
 	Context   map[string]any // facts shown beside the question
-	Input     input.Spec     // what kind of answer; defaults to approval
+	Input     input.Spec     // what kind of answer; without a Type, Ask[T] derives it from T (input.SpecFor), AskAll uses approval
 	Assignees []string       // e.g. "webhook:ops-bot"; empty means any holder of an API token
 	// Timeout, if set, resolves the request as timed out after this long (whole seconds, at least 1s).
 	Timeout time.Duration
@@ -99,10 +100,14 @@ func ValidateRequest(r *events.Request) error {
 	} else if len(r.Title) > 1000 {
 		add("title", "is longer than 1000 bytes")
 	}
+	specOK := true
 	if err := r.Input.Check(); err != nil {
+		specOK = false
 		var ve *input.ValidationError
 		if errors.As(err, &ve) {
 			fields = append(fields, ve.Fields...)
+		} else {
+			add("input", "is not usable")
 		}
 	}
 	if t := time.Duration(r.Timeout); t != 0 && (t < time.Second || t > 365*24*time.Hour) {
@@ -113,8 +118,17 @@ func ValidateRequest(r *events.Request) error {
 	case events.TimeoutDefault:
 		if len(r.Default) == 0 {
 			add("default", `is required when on_timeout is "default"`)
-		} else if err := r.Input.Validate(r.Default); err != nil {
-			add("default", "is not a valid answer: "+err.Error())
+		} else if specOK {
+			// The default answer is held to the spec like any answer: each failing field
+			// is reported under default ("default.approved").
+			var ve *input.ValidationError
+			if err := r.Input.Validate(r.Default); errors.As(err, &ve) {
+				for _, f := range ve.Fields {
+					add("default"+strings.TrimPrefix(f.Path, "$"), f.Message)
+				}
+			} else if err != nil {
+				add("default", "is not a valid answer")
+			}
 		}
 	default:
 		add("on_timeout", `must be "fail" or "default"`)

@@ -29,7 +29,7 @@ type Config struct {
 	Registry *hitl.Registry   // required: the workflows this instance can run
 	Logger   *slog.Logger     // default: discard
 	Metrics  *metrics.Metrics // default: none
-	// Workers is how many messages one instance handles at once. Default 32.
+	// Workers is how many messages one instance handles at once. Default 128.
 	Workers int
 }
 
@@ -173,7 +173,7 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if i < 0 {
 		// The run asked but its checkpoint is not written yet (its instance is mid-write or
 		// crashed and will be redelivered the trigger). Come back when it is.
-		return consume.RetryAfter(time.Second, fmt.Errorf("run %s has no journal entry for request %s yet", run.ID, r.ID))
+		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("run %s has no journal entry for request %s yet", run.ID, r.ID))
 	}
 	if run.Journal[i].Answer != nil {
 		return nil // already applied
@@ -185,6 +185,14 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	}
 	o.cfg.Metrics.Resumed(resp.At)
 	return nil
+}
+
+// checkpointLag is how long to wait for a run's checkpoint to catch up with a request it
+// published: short at first (the asking instance is usually milliseconds away from writing
+// it), longer on each redelivery (it may have crashed, and its trigger waits for AckWait).
+func checkpointLag(ctx context.Context) time.Duration {
+	n := consume.Delivery(ctx)
+	return min(time.Duration(1<<min(n, 10))*10*time.Millisecond, 5*time.Second)
 }
 
 func journalIndex(j []hitl.Entry, requestID string) int {

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/hitl-dev/hitl/input"
 )
@@ -24,7 +28,33 @@ var fuzzSpecs = []input.Spec{
 	multiSpec,
 	{Type: input.MultiSelect, Options: colors, AllowCustom: true, MinPicks: ptr(1), MaxPicks: ptr(2)},
 	{Type: "unknown"},
+	feedback,
+	editSpec,
+	strictEdit,
+	ticketText,
+	masumiForm,
+	flujo,
+	flujoSkippable,
+	anything,
+	listSchema,
+	emailSchema,
 }
+
+// fuzzSchemas are the fuzzSpecs' JSONSchema() documents, compiled on their own (nil for an
+// unusable spec).
+var fuzzSchemas = sync.OnceValues(func() ([]*jsonschema.Schema, error) {
+	out := make([]*jsonschema.Schema, len(fuzzSpecs))
+	for i, s := range fuzzSpecs {
+		raw, err := s.JSONSchema()
+		if err != nil {
+			continue
+		}
+		if out[i], err = compileStandalone(raw); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+})
 
 func FuzzValidate(f *testing.F) {
 	seeds := []string{
@@ -32,22 +62,47 @@ func FuzzValidate(f *testing.F) {
 		`"hello"`, `"a\nb"`, `""`, `true`, `false`, `null`, ` null `, `0`, `-0`, `12.5`, `1e400`, `-1e400`, `1e-400`,
 		`"red"`, `"purple"`, `["red","blue"]`, `["red","red"]`, `[1,null,"x"]`, `[]`, `[[[]]]`,
 		``, `{`, `true}`, `["red"]]`, `"a" "b"`, "\"\xff\xfe\"", `"\ud800"`, `{"approved":true,"approved":1}`,
+		`{"approved":false,"comment":" "}`, `{"approved":true,"edited":{"order_id":"A-1001","amount":1,"method":"bank"}}`,
+		`{"approved":false,"edited":{}}`, `"AB-1"`, `{"approved":true,"budget":1e3,"tier":"gold"}`, `{"approved":null}`,
+		`{"confirmation":"yes"}`, `{"items":[1,2,2.5]}`, `{"a b":true}`, `"a@b.c"`, `[[[[[[[[[[]]]]]]]]]]`, `1e-1000000`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, which uint8, answer []byte) {
-		spec := fuzzSpecs[int(which)%len(fuzzSpecs)]
+		i := int(which) % len(fuzzSpecs)
+		spec := fuzzSpecs[i]
 		err := spec.Validate(answer)
+		// The spec's JSON Schema on its own judges every answer within the guards as
+		// Validate does.
+		schemas, serr := fuzzSchemas()
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		if sch := schemas[i]; sch != nil {
+			if v, ok := schemaCanJudge(string(answer)); ok {
+				if serr := sch.Validate(v); (serr == nil) != (err == nil) {
+					t.Fatalf("spec %d, answer %q: Validate %v, schema alone %v", i, answer, err, serr)
+				}
+			}
+		}
 		if err != nil {
 			var ve *input.ValidationError
 			if !errors.Is(err, input.ErrInvalid) || !errors.As(err, &ve) || len(ve.Fields) == 0 {
 				t.Fatalf("Validate(%q) = %#v, want a *ValidationError with fields", answer, err)
 			}
+			for _, f := range ve.Fields {
+				if !strings.HasPrefix(f.Path, "$") || f.Message == "" || strings.Contains(f.Message, "at '") {
+					t.Fatalf("Validate(%q): field %+v", answer, f)
+				}
+			}
 			return
 		}
 		if !json.Valid(answer) {
 			t.Fatalf("Validate accepted invalid JSON %q", answer)
+		}
+		if _, err := spec.EditDiff(answer); err != nil {
+			t.Fatalf("EditDiff of an accepted answer %q: %v", answer, err)
 		}
 		h1, err := input.Hash(answer)
 		if err != nil {

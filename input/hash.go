@@ -70,9 +70,7 @@ func writeCanonical(b *bytes.Buffer, v any) error {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		slices.SortFunc(keys, func(a, b string) int {
-			return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
-		})
+		sortKeys(keys)
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -89,6 +87,13 @@ func writeCanonical(b *bytes.Buffer, v any) error {
 		return fmt.Errorf("canonical json: unexpected %T", v)
 	}
 	return nil
+}
+
+// sortKeys sorts object member names as RFC 8785 does: by their UTF-16 code units.
+func sortKeys(keys []string) {
+	slices.SortFunc(keys, func(a, b string) int {
+		return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	})
 }
 
 func writeString(b *bytes.Buffer, s string) {

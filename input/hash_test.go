@@ -1,8 +1,11 @@
 package input_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"math"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,5 +222,53 @@ func TestHashDistinguishesAnswers(t *testing.T) {
 			t.Errorf("Hash(%s) == Hash(%s)", a, prev)
 		}
 		seen[h] = a
+	}
+}
+
+// TestHashDocVectors checks the input_hash table of docs/input.md, so that the documented
+// vectors are the implementation's.
+func TestHashDocVectors(t *testing.T) {
+	t.Parallel()
+
+	f, err := os.Open("../docs/input.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cell := regexp.MustCompile("`([^`]*)`")
+	in, rows := false, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "<!-- vectors:start -->":
+			in = true
+			continue
+		case line == "<!-- vectors:end -->":
+			in = false
+		}
+		if !in || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		m := cell.FindAllStringSubmatch(line, -1)
+		if len(m) != 3 {
+			t.Fatalf("vector row %q: want 3 cells in backquotes", line)
+		}
+		answer, canonical, hash := m[0][1], m[1][1], m[2][1]
+		rows++
+		got, err := input.Canonical(json.RawMessage(answer))
+		if err != nil || string(got) != canonical {
+			t.Errorf("Canonical(%s) = %s, %v; the doc says %s", answer, got, err, canonical)
+		}
+		h, err := input.Hash(json.RawMessage(answer))
+		if err != nil || h != hash {
+			t.Errorf("Hash(%s) = %s, %v; the doc says %s", answer, h, err, hash)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rows < 10 {
+		t.Errorf("found %d vectors in docs/input.md, want at least 10", rows)
 	}
 }

@@ -1,8 +1,16 @@
 // Package input describes what kind of answer a question expects, validates answers
 // against it before anything can resume, and hashes accepted answers.
 //
-// Types: approval, text, boolean, number, select, multiselect. An answer that fails
-// validation yields a *ValidationError naming every failing field by JSON path.
+// Types: approval, text, boolean, number, select, multiselect, form and json (an answer
+// described by a JSON Schema of its own). Every Spec compiles to a JSON Schema, draft
+// 2020-12 (Spec.JSONSchema), and answers are validated with that compiled schema; the
+// compiled schemas are cached, so validating on the hot path does not compile again. An
+// answer that fails validation yields a *ValidationError naming every failing field by JSON
+// path ("$", "$.approved", "$.items[2]") with a sentence a person can act on.
+//
+// SpecFor and SchemaFor derive a Spec from a Go type; Hash gives the input_hash of an
+// accepted answer (SHA-256 of its RFC 8785 canonical JSON); Diff and Spec.EditDiff record
+// what an approver changed in an edited action. docs/input.md describes the wire format.
 package input
 
 import (
@@ -11,28 +19,30 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
+	"regexp"
+	"regexp/syntax"
 	"strings"
-	"unicode/utf8"
 )
 
 // Type names an input type.
 type Type string
 
 const (
-	Approval    Type = "approval"    // {"approved": true|false, "comment": "..."}
+	Approval    Type = "approval"    // {"approved": true|false, "comment": "...", "edited": {...}}
 	Text        Type = "text"        // "a string"
 	Boolean     Type = "boolean"     // true | false
 	Number      Type = "number"      // 12.5
 	Select      Type = "select"      // "option_id"
 	MultiSelect Type = "multiselect" // ["option_id", ...]
 	Form        Type = "form"        // {"field_id": value, ...}
+	JSON        Type = "json"        // any JSON value that matches Spec.Schema
 )
 
 // typeList names the types in messages.
-const typeList = "approval, text, boolean, number, select, multiselect, form"
+const typeList = "approval, text, boolean, number, select, multiselect, form, json"
 
 // Spec is the input spec a request carries. The zero value is invalid; Type is required.
+// Fields that do not apply to the Type are ignored.
 type Spec struct {
 	Type Type `json:"type"`
 	// Options for select and multiselect (and optional labels for approval buttons).
@@ -41,10 +51,11 @@ type Spec struct {
 	AllowCustom bool `json:"allow_custom,omitempty"`
 	// Skippable accepts null as the answer: the person chose not to answer.
 	Skippable bool `json:"skippable,omitempty"`
-	// MinLength and MaxLength bound text answers, in characters.
+	// MinLength and MaxLength bound text answers, in characters (Unicode code points).
+	// MaxLength defaults to MaxTextLength.
 	MinLength *int `json:"min_length,omitempty"`
 	MaxLength *int `json:"max_length,omitempty"`
-	// Multiline hints that a text answer may span lines.
+	// Multiline lets a text answer span lines; without it "\r" and "\n" are refused.
 	Multiline bool `json:"multiline,omitempty"`
 	// Min and Max bound number answers; Integer demands a whole number.
 	Min     *float64 `json:"min,omitempty"`
@@ -55,6 +66,34 @@ type Spec struct {
 	MaxPicks *int `json:"max_picks,omitempty"`
 	// Fields of a form, in Masumi's input_data shape.
 	Fields []Field `json:"fields,omitempty"`
+
+	// Pattern, for text, is a regular expression the answer must match, with JSON Schema's
+	// meaning: unanchored (use ^ and $), in Go's RE2 syntax. Check refuses one that does not
+	// compile.
+	Pattern string `json:"pattern,omitempty"`
+
+	// Labels name an approval's two buttons (shown to people; the answer is unchanged).
+	Labels Labels `json:"labels,omitzero"`
+	// RequireCommentOnReject makes a rejection carry a comment that is not blank: reject
+	// with feedback.
+	RequireCommentOnReject bool `json:"require_comment_on_reject,omitempty"`
+	// Proposed is the action an approval is about, as JSON. With Proposed or ActionSchema
+	// set, the approver may edit the action before approving: {"approved": true, "edited":
+	// {...}}. The change from Proposed to edited is recorded (Spec.EditDiff).
+	Proposed json.RawMessage `json:"proposed,omitempty"`
+	// ActionSchema is the JSON Schema an edited action (and Proposed) must match; without it
+	// any JSON value is accepted. Remote $refs are refused.
+	ActionSchema json.RawMessage `json:"action_schema,omitempty"`
+
+	// Schema is the JSON Schema of a json answer (Flujo's input_schema). Draft 2020-12
+	// unless it says otherwise in $schema; formats are asserted; remote $refs are refused.
+	Schema json.RawMessage `json:"schema,omitempty"`
+}
+
+// Labels are the button labels of an approval.
+type Labels struct {
+	Approve string `json:"approve,omitempty"` // e.g. "Ship it"; default "Approve"
+	Reject  string `json:"reject,omitempty"`  // e.g. "Hold"; default "Reject"
 }
 
 // FieldType is the type of a form field.
@@ -93,10 +132,21 @@ type Option struct {
 type ApprovalAnswer struct {
 	Approved bool   `json:"approved"`
 	Comment  string `json:"comment,omitempty"`
+	// Edited is the action as the approver changed it (edit then approve), if they did.
+	Edited json.RawMessage `json:"edited,omitempty"`
 }
 
-// MaxTextLength caps text answers when a spec sets no MaxLength.
-const MaxTextLength = 100_000
+const (
+	// MaxTextLength caps text answers when a spec sets no MaxLength, and comments.
+	MaxTextLength = 100_000
+	// MaxCustomLength caps a custom (allow_custom) select or multiselect answer.
+	MaxCustomLength = 1000
+	// MaxAnswerSize caps an answer, in bytes of JSON.
+	MaxAnswerSize = 1 << 20
+	// MaxDepth caps how deeply arrays and objects nest, in answers and in the JSON
+	// documents of a spec (schema, action_schema, proposed).
+	MaxDepth = 64
+)
 
 // FieldError is one failing field: where (a JSON path, "$" is the whole answer) and why.
 type FieldError struct {
@@ -135,16 +185,78 @@ func (c *collector) err() error {
 	return &ValidationError{Fields: c.fields}
 }
 
-// Check reports whether the spec itself is usable.
+// Check reports whether the spec itself is usable: every problem, by path ("input.type",
+// "input.schema.properties.x"). It compiles the spec's JSON Schema (and caches it), so a
+// spec that passes Check validates answers without compiling again.
 func (s Spec) Check() error {
-	var c collector
+	_, err := s.compiled()
+	return err
+}
+
+// Validate checks an answer against the spec. It returns a *ValidationError listing every
+// failing field, or nil. Before the schema sees it, an answer must be one JSON value of at
+// most MaxAnswerSize bytes, nested at most MaxDepth deep, whose numbers fit in a float64
+// (numbers are then compared as float64, as Hash reads them).
+func (s Spec) Validate(answer json.RawMessage) error {
+	v, err := parseJSON(answer, "$")
+	if err != nil {
+		return err
+	}
+	cs, err := s.compiled()
+	if err != nil {
+		var c collector
+		switch s.Type {
+		case Approval, Text, Boolean, Number, Select, MultiSelect, Form, JSON:
+			c.add("$", "cannot be checked: the request's input spec is not usable (%s)", firstProblem(err))
+		default:
+			c.add("$", "the request's input type %q is unknown", s.Type)
+		}
+		return c.err()
+	}
+	return cs.validate(v)
+}
+
+func firstProblem(err error) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) && len(ve.Fields) > 0 {
+		return ve.Fields[0].Path + " " + ve.Fields[0].Message
+	}
+	return err.Error()
+}
+
+// userDocs are the JSON documents a spec carries, parsed and checked by check.
+type userDocs struct {
+	schema, action, proposed any
+	hasProposed              bool
+}
+
+// check lists the spec's own problems, before any schema is built.
+func (s Spec) check(c *collector) userDocs {
+	var docs userDocs
 	switch s.Type {
-	case Approval, Text, Boolean, Number:
+	case Boolean, Number:
+	case Text:
+	case Approval:
+		if len(s.ActionSchema) > 0 {
+			docs.action = checkSchemaDoc(c, "input.action_schema", s.ActionSchema)
+		}
+		if len(s.Proposed) > 0 {
+			docs.proposed, docs.hasProposed = parseDoc(c, "input.proposed", s.Proposed)
+		}
+		if docs.hasProposed && docs.action != nil {
+			checkAgainst(c, "input.proposed", docs.proposed, docs.action)
+		}
 	case Form:
-		s.checkFields(&c)
+		s.checkFields(c)
 	case Select, MultiSelect:
 		if len(s.Options) == 0 && !s.AllowCustom {
 			c.add("input.options", "%s needs at least one option", s.Type)
+		}
+	case JSON:
+		if len(bytes.TrimSpace(s.Schema)) == 0 {
+			c.add("input.schema", "is required for a json input (a JSON Schema)")
+		} else {
+			docs.schema = checkSchemaDoc(c, "input.schema", s.Schema)
 		}
 	case "":
 		c.add("input.type", "is required (one of %s)", typeList)
@@ -175,147 +287,31 @@ func (s Spec) Check() error {
 	if s.MinLength != nil && s.MaxLength != nil && *s.MinLength > *s.MaxLength {
 		c.add("input.min_length", "is greater than max_length")
 	}
+	for _, n := range []struct {
+		path string
+		v    *float64
+	}{{"input.min", s.Min}, {"input.max", s.Max}} {
+		if n.v != nil && (math.IsInf(*n.v, 0) || math.IsNaN(*n.v)) {
+			c.add(n.path, "must be a finite number")
+		}
+	}
 	if s.Min != nil && s.Max != nil && *s.Min > *s.Max {
 		c.add("input.min", "is greater than max")
 	}
-	return c.err()
+	if s.Pattern != "" {
+		if _, err := regexp.Compile(s.Pattern); err != nil {
+			c.add("input.pattern", "is not a valid regular expression (%s)", regexpProblem(err))
+		}
+	}
+	return docs
 }
 
-// Validate checks an answer against the spec. It returns a *ValidationError listing every
-// failing field, or nil.
-func (s Spec) Validate(answer json.RawMessage) error {
-	var c collector
-	// Only JSON's own whitespace: bytes.TrimSpace would also drop \v, U+0085 and U+00A0,
-	// which are not valid JSON and which Hash would then refuse.
-	trimmed := bytes.Trim(answer, " \t\r\n")
-	if len(trimmed) == 0 {
-		c.add("$", "an answer is required")
-		return c.err()
+func regexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s in %q", se.Code, se.Expr)
 	}
-	// json.Valid first: Decoder.More alone lets a stray closing bracket through ("true}"),
-	// which Hash (json.Unmarshal) would then refuse.
-	if !json.Valid(trimmed) {
-		c.add("$", "is not valid JSON")
-		return c.err()
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		c.add("$", "is not valid JSON")
-		return c.err()
-	}
-	if v == nil {
-		if !s.Skippable {
-			c.add("$", "an answer is required (this question cannot be skipped)")
-		}
-		return c.err()
-	}
-	switch s.Type {
-	case Approval:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			c.add("$", `must be an object like {"approved": true, "comment": "..."}`)
-			break
-		}
-		switch a := obj["approved"].(type) {
-		case bool:
-		case nil:
-			c.add("$.approved", "is required (true or false)")
-		default:
-			c.add("$.approved", "must be true or false, not %s", kind(a))
-		}
-		if cm, ok := obj["comment"]; ok {
-			if str, ok := cm.(string); !ok {
-				c.add("$.comment", "must be a string, not %s", kind(cm))
-			} else if utf8.RuneCountInString(str) > MaxTextLength {
-				c.add("$.comment", "is longer than %d characters", MaxTextLength)
-			}
-		}
-		for k := range obj {
-			if k != "approved" && k != "comment" {
-				c.add("$."+k, "is not a field of an approval (approved, comment)")
-			}
-		}
-	case Text:
-		str, ok := v.(string)
-		if !ok {
-			c.add("$", "must be a string, not %s", kind(v))
-			break
-		}
-		n := utf8.RuneCountInString(str)
-		if s.MinLength != nil && n < *s.MinLength {
-			c.add("$", "must be at least %d characters (got %d)", *s.MinLength, n)
-		}
-		if limit := s.maxLength(); n > limit {
-			c.add("$", "must be at most %d characters (got %d)", limit, n)
-		}
-		if !s.Multiline && strings.ContainsAny(str, "\r\n") {
-			c.add("$", "must be a single line")
-		}
-	case Boolean:
-		if _, ok := v.(bool); !ok {
-			c.add("$", "must be true or false, not %s", kind(v))
-		}
-	case Number:
-		num, ok := v.(json.Number)
-		if !ok {
-			c.add("$", "must be a number, not %s", kind(v))
-			break
-		}
-		f, err := num.Float64()
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			c.add("$", "is out of range")
-			break
-		}
-		if s.Integer && f != math.Trunc(f) {
-			c.add("$", "must be a whole number")
-		}
-		if s.Min != nil && f < *s.Min {
-			c.add("$", "must be at least %v", *s.Min)
-		}
-		if s.Max != nil && f > *s.Max {
-			c.add("$", "must be at most %v", *s.Max)
-		}
-	case Select:
-		id, ok := v.(string)
-		if !ok {
-			c.add("$", "must be one option id (a string), not %s", kind(v))
-			break
-		}
-		s.checkOption(&c, "$", id)
-	case MultiSelect:
-		arr, ok := v.([]any)
-		if !ok {
-			c.add("$", "must be a list of option ids, not %s", kind(v))
-			break
-		}
-		seen := map[string]bool{}
-		for i, e := range arr {
-			p := fmt.Sprintf("$[%d]", i)
-			id, ok := e.(string)
-			if !ok {
-				c.add(p, "must be an option id (a string), not %s", kind(e))
-				continue
-			}
-			if seen[id] {
-				c.add(p, "picks %q twice", id)
-			}
-			seen[id] = true
-			s.checkOption(&c, p, id)
-		}
-		if s.MinPicks != nil && len(arr) < *s.MinPicks {
-			c.add("$", "must pick at least %d (got %d)", *s.MinPicks, len(arr))
-		}
-		if s.MaxPicks != nil && len(arr) > *s.MaxPicks {
-			c.add("$", "must pick at most %d (got %d)", *s.MaxPicks, len(arr))
-		}
-	case Form:
-		s.validateForm(&c, v)
-	default:
-		c.add("$", "the request's input type %q is unknown", s.Type)
-	}
-	return c.err()
+	return "it does not compile"
 }
 
 func (s Spec) checkFields(c *collector) {
@@ -344,62 +340,6 @@ func (s Spec) checkFields(c *collector) {
 	}
 }
 
-func (s Spec) validateForm(c *collector, v any) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		c.add("$", "must be an object of field ids to values, not %s", kind(v))
-		return
-	}
-	known := map[string]bool{}
-	for _, f := range s.Fields {
-		known[f.ID] = true
-		p := "$." + f.ID
-		val, present := obj[f.ID]
-		if !present || val == nil {
-			if f.Required {
-				c.add(p, "is required")
-			}
-			continue
-		}
-		switch f.Type {
-		case FieldBoolean:
-			if _, ok := val.(bool); !ok {
-				c.add(p, "must be true or false, not %s", kind(val))
-			}
-		case FieldString:
-			if str, ok := val.(string); !ok {
-				c.add(p, "must be a string, not %s", kind(val))
-			} else if utf8.RuneCountInString(str) > MaxTextLength {
-				c.add(p, "is longer than %d characters", MaxTextLength)
-			}
-		case FieldNumber:
-			num, ok := val.(json.Number)
-			if !ok {
-				c.add(p, "must be a number, not %s", kind(val))
-			} else if f, err := num.Float64(); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-				c.add(p, "is out of range")
-			}
-		case FieldSelect:
-			id, ok := val.(string)
-			if !ok {
-				c.add(p, "must be one option id (a string), not %s", kind(val))
-			} else if !slices.ContainsFunc(f.Options, func(o Option) bool { return o.ID == id }) {
-				c.add(p, "%q is not one of the options", id)
-			}
-		}
-	}
-	var unknown []string
-	for k := range obj {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	for _, k := range unknown {
-		c.add("$."+k, "is not a field of this form")
-	}
-}
-
 func (s Spec) maxLength() int {
 	if s.MaxLength != nil {
 		return *s.MaxLength
@@ -407,37 +347,7 @@ func (s Spec) maxLength() int {
 	return MaxTextLength
 }
 
-func (s Spec) checkOption(c *collector, path, id string) {
-	if slices.ContainsFunc(s.Options, func(o Option) bool { return o.ID == id }) {
-		return
-	}
-	if s.AllowCustom {
-		if id == "" || utf8.RuneCountInString(id) > 1000 {
-			c.add(path, "a custom answer must be 1 to 1000 characters")
-		}
-		return
-	}
-	ids := make([]string, len(s.Options))
-	for i, o := range s.Options {
-		ids[i] = o.ID
-	}
-	c.add(path, "%q is not one of the options (%s)", id, strings.Join(ids, ", "))
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
+// editable reports whether an approval lets the approver edit the proposed action.
+func (s Spec) editable() bool {
+	return s.Type == Approval && (len(s.Proposed) > 0 || len(s.ActionSchema) > 0)
 }

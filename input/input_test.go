@@ -22,17 +22,19 @@ var (
 	multiSpec  = input.Spec{Type: input.MultiSelect, Options: colors}
 )
 
-func TestValidate(t *testing.T) {
-	t.Parallel()
+type validateCase struct {
+	name    string
+	spec    input.Spec
+	answer  string
+	wantErr error
+	// wantPaths, when wantErr is set, lists the failing fields in order.
+	wantPaths []string
+}
 
-	tests := []struct {
-		name    string
-		spec    input.Spec
-		answer  string
-		wantErr error
-		// wantPaths, when wantErr is set, lists the failing fields in order.
-		wantPaths []string
-	}{
+// validateCases are the answers TestValidate checks, and TestJSONSchemaAgrees checks again
+// with the spec's JSON Schema alone.
+func validateCases() []validateCase {
+	return append(slices.Clone(typeCases), []validateCase{
 		// approval
 		{name: "approval approved", spec: input.Spec{Type: input.Approval}, answer: `{"approved": true}`},
 		{name: "approval rejected with comment", spec: input.Spec{Type: input.Approval}, answer: `{"approved": false, "comment": "not now"}`},
@@ -168,9 +170,16 @@ func TestValidate(t *testing.T) {
 		{name: "approval trailing comma", spec: input.Spec{Type: input.Approval}, answer: `{"approved": true,}`, wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "deeply nested list", spec: multiSpec, answer: strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000), wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
 		{name: "deeply nested object", spec: input.Spec{Type: input.Approval}, answer: strings.Repeat(`{"a":`, 50_000) + "1" + strings.Repeat("}", 50_000), wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
-		{name: "nested within limits", spec: multiSpec, answer: "[" + strings.Repeat("[", 500) + strings.Repeat("]", 500) + "]", wantErr: input.ErrInvalid, wantPaths: []string{"$[0]"}},
-	}
-	for _, tt := range tests {
+		// The depth limit (MaxDepth) is checked before the schema; it used to be encoding/json's 10000.
+		{name: "nested at the depth limit", spec: multiSpec, answer: "[" + strings.Repeat("[", input.MaxDepth-1) + strings.Repeat("]", input.MaxDepth-1) + "]", wantErr: input.ErrInvalid, wantPaths: []string{"$[0]"}},
+		{name: "nested beyond the depth limit", spec: multiSpec, answer: "[" + strings.Repeat("[", input.MaxDepth) + strings.Repeat("]", input.MaxDepth) + "]", wantErr: input.ErrInvalid, wantPaths: []string{"$"}},
+	}...)
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range validateCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := tt.spec.Validate(json.RawMessage(tt.answer))
@@ -190,12 +199,23 @@ func TestValidate(t *testing.T) {
 			if got := paths(ve); !slices.Equal(got, tt.wantPaths) {
 				t.Errorf("paths = %q, want %q (%v)", got, tt.wantPaths, err)
 			}
-			for _, f := range ve.Fields {
-				if f.Message == "" {
-					t.Errorf("field %s has no message", f.Path)
-				}
-			}
+			wantHuman(t, ve.Fields)
 		})
+	}
+}
+
+// wantHuman fails when a message is empty or shows the schema library's own wording.
+func wantHuman(t *testing.T, fields []input.FieldError) {
+	t.Helper()
+	for _, f := range fields {
+		if f.Message == "" {
+			t.Errorf("field %s has no message", f.Path)
+		}
+		for _, raw := range []string{"at '", "jsonschema", "hitl.invalid", "failed", "got string", "want ", "'/", "%!"} {
+			if strings.Contains(f.Message, raw) {
+				t.Errorf("field %s: message %q shows library output (%q)", f.Path, f.Message, raw)
+			}
+		}
 	}
 }
 

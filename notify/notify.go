@@ -88,7 +88,7 @@ type Config struct {
 	LinkTTL time.Duration
 	// MaxDeliver must match the consumer's MaxDeliver: the attempt that dead-letters. Default 10.
 	MaxDeliver int
-	Workers    int // default 32
+	Workers    int // default 128
 	Logger     *slog.Logger
 	Metrics    *metrics.Metrics
 }

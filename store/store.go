@@ -276,7 +276,9 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	return err
 }
 
-// CheckAnswer validates a person's answer against the request and fills its input hash.
+// CheckAnswer validates a person's answer against the request and fills its input hash
+// and, for an approval whose proposed action was edited, the diff from proposed to edited.
+// A failed validation is a *input.ValidationError and leaves resp unchanged.
 func CheckAnswer(r *events.Request, resp *events.Response) error {
 	if err := r.Input.Validate(resp.Data); err != nil {
 		return err
@@ -285,7 +287,11 @@ func CheckAnswer(r *events.Request, resp *events.Response) error {
 	if err != nil {
 		return err
 	}
-	resp.InputHash = h
+	diff, err := r.Input.EditDiff(resp.Data)
+	if err != nil {
+		return err
+	}
+	resp.InputHash, resp.Diff = h, diff
 	return nil
 }
 

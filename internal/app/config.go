@@ -45,7 +45,7 @@ type Config struct {
 	WebhookSecret string
 	// Replicas of streams and buckets (HITL_REPLICAS): 1 for one server, 3 for a cluster.
 	Replicas int
-	// Workers per consumer (HITL_WORKERS). Default 32.
+	// Workers per consumer (HITL_WORKERS). Default 128: handlers mostly wait on JetStream.
 	Workers int
 	// Insecure lets the responder serve without API tokens (HITL_INSECURE).
 	Insecure bool
@@ -88,7 +88,7 @@ func Flags(fs *flag.FlagSet, dev bool) (*Config, func() error) {
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
 	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", "1"), "replicas of streams and buckets (env HITL_REPLICAS)")
-	workers := fs.String("workers", env("HITL_WORKERS", "32"), "concurrent handlers per consumer (env HITL_WORKERS)")
+	workers := fs.String("workers", env("HITL_WORKERS", "128"), "concurrent handlers per consumer (env HITL_WORKERS)")
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true", "serve the API without tokens (env HITL_INSECURE=true)")
 	return c, func() error {
 		c.LinkSecret = os.Getenv("HITL_LINK_SECRET")

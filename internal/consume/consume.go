@@ -53,7 +53,7 @@ func Backoff(delivered uint64) time.Duration {
 
 // Options for Run.
 type Options struct {
-	Workers   int           // concurrent handlers; default 32
+	Workers   int           // concurrent handlers; default 128
 	Heartbeat time.Duration // how often a running handler extends its ack wait; default a third of the consumer's AckWait
 	Logger    *slog.Logger
 	Name      string // for logs
@@ -62,7 +62,7 @@ type Options struct {
 // Run consumes until ctx ends, then stops fetching, waits for running handlers and returns.
 func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) error {
 	if o.Workers <= 0 {
-		o.Workers = 32
+		o.Workers = 128
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 10 * time.Second
@@ -105,21 +105,37 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	return nil
 }
 
+type deliveryKey struct{}
+
+// Delivery returns how many times the message being handled has been delivered (1 the first
+// time), from a handler's context.
+func Delivery(ctx context.Context) uint64 {
+	n, _ := ctx.Value(deliveryKey{}).(uint64)
+	return max(n, 1)
+}
+
 func handle(ctx context.Context, msg jetstream.Msg, h Handler, heartbeat time.Duration, log *slog.Logger, name string) {
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	// Extend the ack wait while the handler runs; a timer, not a goroutine, per message.
+	var mu sync.Mutex
+	var beat *time.Timer
+	stopped := false
+	beat = time.AfterFunc(heartbeat, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			beat.Reset(heartbeat)
 		}
+	})
+	defer func() {
+		mu.Lock()
+		stopped = true
+		beat.Stop()
+		mu.Unlock()
 	}()
+	if md, err := msg.Metadata(); err == nil {
+		ctx = context.WithValue(ctx, deliveryKey{}, md.NumDelivered)
+	}
 	err := safeCall(ctx, msg, h)
 	var retry *RetryError
 	switch {

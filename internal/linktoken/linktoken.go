@@ -18,6 +18,9 @@ type Claims struct {
 	RequestID string `json:"rid"`
 	Subject   string `json:"sub"` // who it was sent to, e.g. "webhook:ops-bot"; becomes the responder
 	Expires   int64  `json:"exp"` // unix seconds
+	// Option, when set, binds the token to one answer (an email's "Approve" link carries
+	// "approve"): the surface that issued it decides only that. Empty for general links.
+	Option string `json:"opt,omitempty"`
 }
 
 var (

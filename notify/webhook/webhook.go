@@ -51,7 +51,11 @@ type Channel struct {
 func New(cfg Config) (*Channel, error) {
 	c := &Channel{targets: map[string]string{}, client: cfg.Client}
 	if c.client == nil {
-		c.client = &http.Client{Timeout: 10 * time.Second}
+		// Many deliveries go to few hosts at once: keep enough idle connections per host
+		// (the default keeps 2) so that concurrent deliveries reuse them.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 128
+		c.client = &http.Client{Timeout: 10 * time.Second, Transport: t}
 	}
 	for name, u := range cfg.Targets {
 		if err := checkURL(u); err != nil {
