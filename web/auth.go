@@ -1,0 +1,173 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/routing"
+)
+
+// Each signed value has a prefix of its own, so that no value signed for one purpose (a
+// link, a session, a form) is accepted for another, although all use the link secret.
+const (
+	prefixSession = "hitl-web-session-v1."
+	prefixCSRF    = "hitl-web-csrf-v1."
+	prefixToken   = "hitl-web-token-v1."
+	prefixLogin   = "hitl-web-login-v1."
+
+	sessionCookie = "hitl_session"
+	loginCookie   = "hitl_login"
+)
+
+// viewer is who is looking at a page.
+type viewer struct {
+	// identity is what routing.Routes.Allows is asked about: the link's subject, or
+	// routing.Operator.
+	identity string
+	// name is the name an operator gave when signing in (optional).
+	name string
+	// link is set when the viewer came with a link token; token is that token.
+	link  *linktoken.Claims
+	token string
+	// session is set when an operator has a session cookie.
+	session *session
+}
+
+func (v viewer) operator() bool { return v.identity == routing.Operator }
+
+// responder is recorded on answers: the link's subject, or the operator's name, or "api".
+func (v viewer) responder() string {
+	if v.operator() && v.name != "" {
+		return v.name
+	}
+	return v.identity
+}
+
+// binding is what a form's CSRF token is bound to besides the request and the identity:
+// the link token, or the session's nonce (nothing for an operator of hitl dev without a
+// session: no cookie can then be abused).
+func (v viewer) binding() string {
+	switch {
+	case v.link != nil:
+		return "link:" + v.token
+	case v.session != nil:
+		return "session:" + v.session.Nonce
+	}
+	return ""
+}
+
+// session is the operator's signed cookie.
+type session struct {
+	Name  string `json:"n,omitempty"` // as typed at sign-in
+	Nonce string `json:"k"`           // random: binds the forms' CSRF tokens to this session
+	Token string `json:"t,omitempty"` // fingerprint of the API token used: removing it ends the session
+	Exp   int64  `json:"e"`           // unix seconds
+}
+
+var errBadSession = errors.New("invalid session")
+
+func (s *Server) mac(prefix string, parts ...string) []byte {
+	h := hmac.New(sha256.New, s.cfg.LinkSecret)
+	h.Write([]byte(prefix))
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
+	return h.Sum(nil)
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// tokenFingerprint names an API token without revealing it.
+func (s *Server) tokenFingerprint(tok string) string { return b64(s.mac(prefixToken, tok)[:16]) }
+
+// checkAPIToken compares tok with every configured token in constant time and returns its
+// fingerprint.
+func (s *Server) checkAPIToken(tok string) (string, bool) {
+	ok := 0
+	for _, t := range s.cfg.Tokens {
+		ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
+	}
+	if ok != 1 {
+		return "", false
+	}
+	return s.tokenFingerprint(tok), true
+}
+
+func (s *Server) signSession(se session) string {
+	body, _ := json.Marshal(se)
+	payload := b64(body)
+	return payload + "." + b64(s.mac(prefixSession, payload))
+}
+
+// verifySession checks a session cookie's signature, expiry, and that the API token it was
+// opened with is still configured.
+func (s *Server) verifySession(v string, now time.Time) (*session, error) {
+	payload, sig, ok := strings.Cut(v, ".")
+	if !ok || len(v) > 2048 {
+		return nil, errBadSession
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.mac(prefixSession, payload)) {
+		return nil, errBadSession
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	var se session
+	if err != nil || json.Unmarshal(body, &se) != nil || se.Nonce == "" || now.Unix() >= se.Exp {
+		return nil, errBadSession
+	}
+	if len(s.cfg.Tokens) > 0 {
+		known := 0
+		for _, t := range s.cfg.Tokens {
+			known |= subtle.ConstantTimeCompare([]byte(se.Token), []byte(s.tokenFingerprint(t)))
+		}
+		if known != 1 {
+			return nil, errBadSession
+		}
+	}
+	return &se, nil
+}
+
+// csrf is the hidden field of a form that acts on id (a request id, or "logout") as v.
+func (s *Server) csrf(id string, v viewer) string {
+	return b64(s.mac(prefixCSRF, id, v.identity, v.binding()))
+}
+
+func (s *Server) checkCSRF(r *http.Request, id string, v viewer) bool {
+	return equal(r.PostForm.Get("_csrf"), s.csrf(id, v))
+}
+
+// equal compares a submitted token with the expected one in constant time.
+func equal(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// loginCSRF binds the sign-in form to the nonce in the browser's hitl_login cookie (a
+// double-submit token): another site cannot sign a browser in with its own token.
+func (s *Server) loginCSRF(nonce string) string { return b64(s.mac(prefixLogin, nonce)) }
+
+func randomNonce() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return b64(b)
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/inbox", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.secure, MaxAge: int(maxAge / time.Second)}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
