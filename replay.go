@@ -101,11 +101,7 @@ func (r *Registry) Execute(ctx context.Context, x *Execution) (err error) {
 	}()
 	out, werr := fn(ctx, x.Input)
 	if werr != nil {
-		var se *stateError
-		if errors.As(werr, &se) {
-			return se.err
-		}
-		x.Outcome, x.Err = ExecFailed, werr
+		x.Outcome, x.Err = ExecFailed, werr // a *stateError too: the workflow's code is wrong
 		return nil
 	}
 	if st.pos < len(x.Journal) {
@@ -125,8 +121,8 @@ func (e *stateError) Unwrap() error { return e.err }
 
 func state(ctx context.Context) (*runState, error) {
 	st, ok := ctx.Value(runCtxKey{}).(*runState)
-	if !ok {
-		return nil, &stateError{errors.New("hitl: Ask and Step must be called with the context of a running workflow")}
+	if !ok || st == nil {
+		return nil, &stateError{errors.New("hitl: Ask and Step must be called with the context of a running workflow, not inside a Step")}
 	}
 	return st, nil
 }
@@ -278,7 +274,9 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		}
 		return v, nil
 	}
-	out, ferr := fn(ctx)
+	// fn gets a context without the run: an Ask or Step inside it would take positions
+	// that replay cannot reproduce.
+	out, ferr := fn(context.WithValue(ctx, runCtxKey{}, (*runState)(nil)))
 	entry := Entry{Kind: kindStep, Name: name}
 	if ferr != nil {
 		entry.Error = ferr.Error()
@@ -300,10 +298,16 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 			panic(abort{fmt.Errorf("step %q: save journal: %w", name, err)})
 		}
 	}
-	if ferr != nil {
-		return zero, ferr
+	// Return what a replay will return (the recorded form), so that the first execution and
+	// every replay take the same path: an error by its message, a result through JSON.
+	if entry.Error != "" {
+		return zero, errors.New(entry.Error)
 	}
-	return out, nil
+	var v T
+	if err := json.Unmarshal(entry.Result, &v); err != nil {
+		return zero, fmt.Errorf("step %q: decode result: %w", name, err)
+	}
+	return v, nil
 }
 
 // Now returns the current time, recorded once per run at this position, so that replays see

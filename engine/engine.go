@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -135,6 +136,9 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	if err != nil {
 		return err
 	}
+	if run.Status.Final() {
+		return s.PublishRunFinished(ctx, run) // a redelivery; the announcement may have been lost
+	}
 	if run.Status != events.RunRunning {
 		return nil // already started; a redelivery
 	}
@@ -148,6 +152,9 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	s := o.cfg.Store
 	r, _, err := s.MarkResolved(ctx, resp)
 	if errors.Is(err, store.ErrNotFound) {
+		if consume.Delivery(ctx) < 5 { // a lagging replica may not have the record yet
+			return consume.RetryAfter(checkpointLag(ctx), err)
+		}
 		return consume.Terminal(err)
 	}
 	if err != nil {
@@ -175,17 +182,25 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 		// crashed and will be redelivered the trigger). Come back when it is.
 		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("run %s has no journal entry for request %s yet", run.ID, r.ID))
 	}
-	if run.Journal[i].Answer != nil {
-		return nil // already applied
+	if run.Journal[i].Answer != nil && !slices.Contains(run.Waiting, r.ID) {
+		return nil // already applied, and the run moved on
 	}
-	answer := *r.Response
-	run.Journal[i].Answer = &answer
+	// Recorded but the run still lists the request as waited on: an earlier attempt saved
+	// the answer with a step's checkpoint and then failed before it finished. Replay again.
+	if run.Journal[i].Answer == nil {
+		answer := *r.Response
+		run.Journal[i].Answer = &answer
+	}
 	if err := o.advance(ctx, run, rev); err != nil {
 		return err
 	}
 	o.cfg.Metrics.Resumed(resp.At)
 	return nil
 }
+
+// unknownWorkflowAttempts is how many deliveries a run of a workflow this instance does not
+// host is retried (5s apart) before the run fails.
+const unknownWorkflowAttempts = 12
 
 // checkpointLag is how long to wait for a run's checkpoint to catch up with a request it
 // published: short at first (the asking instance is usually milliseconds away from writing
@@ -225,6 +240,11 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return err
+	case errors.Is(err, hitl.ErrUnknownWorkflow) && consume.Delivery(ctx) < unknownWorkflowAttempts:
+		// Another instance may host it (a rolling deploy, or split registries): retry there.
+		o.log.Warn("workflow not registered on this instance", slog.String("workflow", run.Workflow),
+			slog.String("run_id", run.ID))
+		return consume.RetryAfter(5*time.Second, err)
 	case errors.Is(err, hitl.ErrUnknownWorkflow), errors.Is(err, hitl.ErrNondeterministic):
 		x.Outcome, x.Err = hitl.ExecFailed, err
 	case err != nil:

@@ -540,8 +540,14 @@ func TestReplayCheck(t *testing.T) {
 	wantFailure(t, false, func(t testing.TB) { hitltest.New(t, reg).Start("clock", nil) },
 		"clock run run-1 is not deterministic: replaying its journal, as an orchestrator does on every resume, fails",
 		"position 0 is ask \"Question 1\" in the journal, but the code now calls ask \"Question 2\"")
-	wantFailure(t, false, func(t testing.TB) { hitltest.New(t, reg).Start("lossy", nil) },
-		`returns "a" instead of "ab"`, "Step results must survive JSON")
+	// A Step result that does not survive JSON is seen the same way on the first execution and
+	// on replay (the SDK hands back the recorded form), so the run stays deterministic.
+	lossy := hitltest.New(t, reg).Start("lossy", nil)
+	var got string
+	lossy.Result(&got)
+	if got != "a" {
+		t.Errorf("lossy result %q, want \"a\" (the unexported field is not recorded)", got)
+	}
 	n = 0
 	wantFailure(t, false, func(t testing.TB) { hitltest.New(t, reg).Start("random", nil) },
 		`runs step ["extra"], which the journal does not record`)

@@ -40,6 +40,7 @@ type deps struct {
 var surfaceBuilders = []func(d deps) (*surface, error){
 	webhookSurface,
 	webSurface,
+	emailSurface,
 }
 
 func webhookSurface(d deps) (*surface, error) {
