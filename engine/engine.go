@@ -75,6 +75,8 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 			errs[i] = consume.Run(ctx, c.cons, c.h, consume.Options{Workers: o.cfg.Workers, Logger: o.log, Name: c.name})
 		}()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); o.reconcile(ctx) }()
 	o.log.Info("orchestrator running", slog.Any("workflows", o.cfg.Registry.Names()))
 	wg.Wait()
 	return errors.Join(errs...)
@@ -339,9 +341,49 @@ func (o *Orchestrator) handleTimer(ctx context.Context, msg jetstream.Msg) error
 	if err != nil {
 		return err
 	}
+	return o.expire(ctx, r)
+}
+
+// ReconcileEvery is how often an orchestrator looks for pending requests past their
+// deadline whose timer marker was lost (e.g. every orchestrator was down for longer than the
+// markers are kept). Timeouts normally fire from the markers, within a second.
+var ReconcileEvery = 5 * time.Minute
+
+// ReconcileGrace is how far past its deadline a request must be before the reconciler
+// times it out, leaving the marker its normal chance first.
+var ReconcileGrace = 30 * time.Second
+
+// reconcile times out overdue requests at start and then every ReconcileEvery. Every
+// instance may do it: the gate lets one timeout through.
+func (o *Orchestrator) reconcile(ctx context.Context) {
+	t := time.NewTicker(ReconcileEvery)
+	defer t.Stop()
+	for {
+		pending, err := o.cfg.Store.ListRequests(ctx, events.StatusPending)
+		if err != nil && ctx.Err() == nil {
+			o.log.Warn("reconcile: list pending requests", slog.Any("err", err))
+		}
+		for _, r := range pending {
+			if r.Deadline != nil && time.Since(*r.Deadline) > ReconcileGrace {
+				if err := o.expire(ctx, r); err != nil && ctx.Err() == nil {
+					o.log.Warn("reconcile: time out", slog.String("request_id", r.ID), slog.Any("err", err))
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// expire times a pending request out through the gate.
+func (o *Orchestrator) expire(ctx context.Context, r *events.Request) error {
 	if r.Resolved() {
 		return nil
 	}
+	s := o.cfg.Store
 	resp := events.Response{RequestID: r.ID, RunID: r.RunID, Outcome: events.StatusTimedOut, Responder: "hitl:timeout"}
 	if r.OnTimeout == events.TimeoutDefault {
 		resp.Data = r.Default

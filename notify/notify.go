@@ -175,6 +175,11 @@ func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) error {
 	phase := "notify"
 	if strings.HasPrefix(subj, streams.SubjectResolved) {
 		phase = "resolved"
+	} else if current, _, err := n.cfg.Store.Request(ctx, req.ID); err == nil && current.Resolved() {
+		// Resolved before it was shown (a retried delivery, a busy notifier): asking now would
+		// put a question on a surface that nothing will ever update.
+		n.cfg.Metrics.Delivery("*", "skipped")
+		return nil
 	}
 	var errs []error
 	for _, ch := range n.cfg.Observers {
@@ -229,6 +234,10 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 			return nil // delivered (or dead-lettered) before: never twice
 		}
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if attempt >= n.cfg.MaxDeliver { // the last attempt: never drop a delivery silently
+			n.deadLetter(ctx, k, kind, fmt.Sprintf("after %d attempts, JetStream: %v", attempt, err))
+			return nil
+		}
 		return err
 	}
 	var update Updater
@@ -241,7 +250,9 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 	}
 	d := Delivery{Request: req, Target: target, ID: k}
 	if phase == "resolved" {
-		if e, err := kv.Get(ctx, key(req.ID, kind, target, "notify")); err == nil {
+		e, err := kv.Get(ctx, key(req.ID, kind, target, "notify"))
+		switch {
+		case err == nil:
 			var rec deliveryRecord
 			if json.Unmarshal(e.Value(), &rec) == nil {
 				if rec.Status != "delivered" {
@@ -249,6 +260,12 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 				}
 				d.Ref = rec.Ref
 			}
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			if _, posts := ch.(Poster); posts {
+				return nil // nothing was posted there, so there is nothing to edit
+			}
+		default:
+			return err
 		}
 	}
 	if phase == "notify" {

@@ -17,6 +17,8 @@ type apiError struct {
 	Code    string             `json:"code"`
 	Message string             `json:"message"`
 	Fields  []input.FieldError `json:"fields,omitempty"`
+	// internal is the cause of a 5xx, logged and never sent.
+	internal error
 }
 
 func (e *apiError) Error() string { return e.Message }

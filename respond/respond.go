@@ -114,7 +114,8 @@ func (s *Server) route(pattern string, h handler) {
 		}
 		if err != nil {
 			if err.Status >= 500 {
-				s.log.Error("api error", slog.String("path", r.URL.Path), slog.String("err", err.Message))
+				s.log.Error("api error", slog.String("path", r.URL.Path), slog.String("err", err.Message),
+					slog.Any("cause", err.internal))
 			}
 			writeError(w, err)
 		}
@@ -134,7 +135,8 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", msg)
 		}
 		id := r.PathValue("id")
-		allowed := id == claims.RequestID && strings.HasPrefix(r.URL.Path, "/v1/requests/") &&
+		// An option-bound link (an email's "Approve") decides only on its own page.
+		allowed := claims.Option == "" && id == claims.RequestID && strings.HasPrefix(r.URL.Path, "/v1/requests/") &&
 			(r.Method == http.MethodGet || strings.HasSuffix(r.URL.Path, "/respond"))
 		if !allowed {
 			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", "the link token does not grant this action")
@@ -161,6 +163,8 @@ func storeError(err error, what string) *apiError {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(what)
+	case errors.Is(err, store.ErrTooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "payload_too_large", err.Error())
 	case errors.Is(err, store.ErrAlreadyResolved):
 		return errorf(http.StatusConflict, "already_resolved", what+" is already resolved")
 	case errors.Is(err, input.ErrInvalid):
@@ -168,7 +172,8 @@ func storeError(err error, what string) *apiError {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; retry")
 	}
-	return errorf(http.StatusInternalServerError, "internal", err.Error())
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal",
+		Message: "internal error; it was logged, retry later", internal: err}
 }
 
 // ---- requests ----
@@ -223,7 +228,11 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 				Fields: []input.FieldError{{Path: "callback_url", Message: "must be an absolute http(s) URL"}}}
 		}
 	}
-	if err := s.cfg.Store.CreateRequest(r.Context(), &req); err != nil {
+	// Finish the writes even if the client goes away: a half-created request would be
+	// pending without a timer or a notification.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.CreateRequest(wctx, &req); err != nil {
 		return storeError(err, "request")
 	}
 	s.cfg.Metrics.RequestCreated(&req)
@@ -307,7 +316,11 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, _ caller) *apiE
 		case <-ctx.Done():
 			writeJSON(w, http.StatusOK, s.view(r.Context(), run))
 			return nil
-		case e := <-watch.Updates():
+		case e, ok := <-watch.Updates():
+			if !ok {
+				writeJSON(w, http.StatusOK, s.view(r.Context(), run))
+				return nil
+			}
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
@@ -356,7 +369,10 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, _ caller) *
 			select {
 			case <-ctx.Done():
 				break wait
-			case e := <-watch.Updates():
+			case e, ok := <-watch.Updates():
+				if !ok {
+					break wait // the watch ended (connection lost): answer with what we have
+				}
 				if e == nil || e.Operation() != jetstream.KeyValuePut {
 					continue
 				}
@@ -413,7 +429,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiE
 				"thank you, but this request is for other people to answer; your attempt was logged")
 		}
 	}
-	if err := store.CheckAnswer(req, &resp); err != nil {
+	if err := store.CheckAnswer(req, &resp); errors.Is(err, store.ErrTooLarge) {
+		return storeError(err, "answer")
+	} else if err != nil {
 		if ve := new(input.ValidationError); errors.As(err, &ve) {
 			for i := range ve.Fields {
 				ve.Fields[i].Path = "data" + strings.TrimPrefix(ve.Fields[i].Path, "$")

@@ -27,6 +27,15 @@ var (
 	ErrAlreadyResolved = errors.New("request already resolved")
 	// ErrConflict: a checkpoint changed since it was read; read it again and retry.
 	ErrConflict = errors.New("checkpoint changed concurrently")
+	// ErrTooLarge: a request or an answer is over its size limit.
+	ErrTooLarge = errors.New("too large")
+)
+
+// Size limits, so that a request record with its answer always fits one JetStream message
+// (1 MiB by default): a bigger answer would pass the gate and then jam the record.
+const (
+	MaxRequestSize = 512 << 10 // a request record, as JSON
+	MaxAnswerSize  = 256 << 10 // an answer's data, as JSON
 )
 
 // Store is safe for concurrent use.
@@ -101,6 +110,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode request: %w", err)
+	}
+	if len(body) > MaxRequestSize {
+		return fmt.Errorf("request is %d bytes, over the %d limit: %w", len(body), MaxRequestSize, ErrTooLarge)
 	}
 	if _, err := s.b.Requests.Create(ctx, r.ID, body); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -269,8 +281,10 @@ func (s *Store) MarkResolved(ctx context.Context, resp events.Response) (*events
 // FinishRequest runs after a request resolved: it disarms the timer and publishes the
 // resolved event. Both are idempotent.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
-	if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("disarm timer %s: %w", r.ID, err)
+	if r.Deadline != nil {
+		if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("disarm timer %s: %w", r.ID, err)
+		}
 	}
 	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
 	return err
@@ -280,6 +294,9 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 // and, for an approval whose proposed action was edited, the diff from proposed to edited.
 // A failed validation is a *input.ValidationError and leaves resp unchanged.
 func CheckAnswer(r *events.Request, resp *events.Response) error {
+	if len(resp.Data) > MaxAnswerSize {
+		return fmt.Errorf("the answer is %d bytes, over the %d limit: %w", len(resp.Data), MaxAnswerSize, ErrTooLarge)
+	}
 	if err := r.Input.Validate(resp.Data); err != nil {
 		return err
 	}
@@ -307,9 +324,10 @@ func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessag
 		events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in}); err != nil {
 		return nil, err
 	}
-	if _, err := s.CreateRun(ctx, run); err != nil && !errors.Is(err, ErrConflict) {
-		return nil, err // the orchestrator creates it from the event if this write was lost
-	}
+	// The event is the command: once it is stored the run will start. The record is written
+	// now so that it can be read at once; if this write fails the orchestrator creates it
+	// from the event, so the caller must not retry (that would start a second run).
+	_, _ = s.CreateRun(context.WithoutCancel(ctx), run)
 	return run, nil
 }
 

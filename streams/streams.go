@@ -96,7 +96,8 @@ func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 			Bucket: BucketTimers, Description: "request deadlines as per-key TTLs", History: 1,
 			Storage: c.Storage, Replicas: c.Replicas,
 			// The server writes a MaxAge marker when a key's TTL expires; ConsumerTimers turns it into a timeout.
-			LimitMarkerTTL: time.Hour,
+			// Markers outlive an orchestrator outage of up to a week; engine.Reconcile covers longer.
+			LimitMarkerTTL: 7 * 24 * time.Hour,
 		},
 		{Bucket: BucketDeliveries, Description: "notification deliveries", History: 1, Storage: c.Storage, Replicas: c.Replicas},
 	}

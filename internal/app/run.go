@@ -81,9 +81,17 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		return fmt.Errorf("pending tracker: %w", err)
 	}
 
+	file, err := routing.Load(c.ConfigFile)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
+	}
+	defer ln.Close() // on early returns; Shutdown closes it otherwise
+	if c.PublicURL == "" {
+		c.PublicURL = file.PublicURL // the flag or HITL_PUBLIC_URL first, then the file
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://localhost:" + portOf(ln.Addr())
@@ -106,13 +114,6 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 			return err
 		}
 		runners = append(runners, o.Run)
-	}
-	file, err := routing.Load(c.ConfigFile)
-	if err != nil {
-		return err
-	}
-	if c.PublicURL == "" && file.PublicURL != "" {
-		c.PublicURL = file.PublicURL
 	}
 	var routes *routing.Routes
 	d := deps{cfg: c, file: file, store: st, log: log, metrics: m, routes: &routes}

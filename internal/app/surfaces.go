@@ -39,6 +39,7 @@ type deps struct {
 // not configured. Each lives in a file of its own.
 var surfaceBuilders = []func(d deps) (*surface, error){
 	webhookSurface,
+	slackSurface,
 	webSurface,
 	emailSurface,
 }

@@ -76,17 +76,61 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}
 	sem := make(chan struct{}, o.Workers)
 	var wg sync.WaitGroup
-	// Handlers get their own context so that a shutdown lets them finish their writes.
+	// Handlers get their own context so that a shutdown lets them finish their writes; it is
+	// cancelled only if they overrun the grace period.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+
+	// Messages handed over by the client but still waiting for a worker are kept here and
+	// their ack wait extended, so that a busy instance never lets them be redelivered to
+	// another while it still holds them.
+	var mu sync.Mutex
+	waiting := map[jetstream.Msg]struct{}{}
+	closing := false
+	stopBeats := make(chan struct{})
+	go func() {
+		t := time.NewTicker(o.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBeats:
+				return
+			case <-t.C:
+				mu.Lock()
+				for m := range waiting {
+					_ = m.InProgress()
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	defer close(stopBeats)
+
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		sem <- struct{}{}
+		mu.Lock()
+		if closing {
+			mu.Unlock()
+			_ = msg.Nak() // another instance takes it now
+			return
+		}
+		waiting[msg] = struct{}{}
 		wg.Add(1)
+		mu.Unlock()
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			mu.Lock()
+			delete(waiting, msg)
+			stop := closing
+			mu.Unlock()
+			if stop {
+				_ = msg.Nak()
+				return
+			}
 			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
 		}()
-	}, jetstream.PullMaxMessages(2*o.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(o.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
 		}
@@ -95,15 +139,29 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 		return fmt.Errorf("consume %s: %w", o.Name, err)
 	}
 	<-ctx.Done()
+	mu.Lock()
+	closing = true
+	mu.Unlock()
 	cc.Drain()
 	select {
 	case <-cc.Closed():
 	case <-time.After(5 * time.Second):
 		cc.Stop()
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(ShutdownGrace):
+		log.Warn("handlers still running after the shutdown grace period; cancelling them", slog.String("consumer", o.Name))
+		cancel()
+		<-done
+	}
 	return nil
 }
+
+// ShutdownGrace is how long running handlers may take to finish once shutdown begins.
+var ShutdownGrace = 15 * time.Second
 
 type deliveryKey struct{}
 

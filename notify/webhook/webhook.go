@@ -55,7 +55,9 @@ func New(cfg Config) (*Channel, error) {
 		// (the default keeps 2) so that concurrent deliveries reuse them.
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 128
-		c.client = &http.Client{Timeout: 10 * time.Second, Transport: t}
+		c.client = &http.Client{Timeout: 10 * time.Second, Transport: t,
+			// A redirect would re-send the signed body and its respond_url to another host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	for name, u := range cfg.Targets {
 		if err := checkURL(u); err != nil {
