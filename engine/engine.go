@@ -269,6 +269,9 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 		run.Status, run.Error, run.Waiting = events.RunFailed, x.Err.Error(), nil
 	}
 	if _, err := s.UpdateRun(ctx, run, rev); err != nil {
+		if errors.Is(err, store.ErrConflict) && len(x.Asked) > 0 {
+			o.dropOrphans(ctx, run.ID, x.Asked)
+		}
 		return err
 	}
 	log := o.log.With(slog.String("run_id", run.ID), slog.String("workflow", run.Workflow))
@@ -285,6 +288,26 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 		return s.PublishRunFinished(ctx, run)
 	}
 	return nil
+}
+
+// dropOrphans cancels requests this execution asked when its checkpoint lost to a run that
+// has meanwhile finished (cancelled, typically): nothing would ever wait on them. When the
+// run is still going, the retry re-derives the same requests, so they are kept.
+func (o *Orchestrator) dropOrphans(ctx context.Context, runID string, asked []events.Request) {
+	run, _, err := o.cfg.Store.Run(ctx, runID)
+	if err != nil || !run.Status.Final() {
+		return
+	}
+	for _, r := range asked {
+		if slices.Contains(run.Waiting, r.ID) {
+			continue
+		}
+		_, err := o.cfg.Store.Respond(ctx, events.Response{RequestID: r.ID, RunID: runID, Outcome: events.StatusCancelled,
+			Responder: "hitl:run-" + string(run.Status)})
+		if err != nil && !errors.Is(err, store.ErrAlreadyResolved) {
+			o.log.Warn("cancel orphaned request", slog.String("request_id", r.ID), slog.Any("err", err))
+		}
+	}
 }
 
 // cancelRun marks the run cancelled and cancels every request it waits on. A redelivery
