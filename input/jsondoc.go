@@ -176,6 +176,10 @@ func (p path) format(prefix string) string {
 	return b.String()
 }
 
+// MemberPath is the JSON path of a top-level member of an answer, as validation errors
+// name it: $.name, or $['odd name'] when the name is not a plain identifier.
+func MemberPath(name string) string { return path{}.key(name).format("$") }
+
 // isShorthand reports whether a member name can be written .name (RFC 9535).
 func isShorthand(k string) bool {
 	if k == "" {

@@ -117,7 +117,7 @@ func decodeAnswer(spec input.Spec, f url.Values) (json.RawMessage, []input.Field
 		for i, fd := range spec.Fields {
 			name := fieldName(i)
 			v := f.Get(name)
-			path := memberPath(fd.ID)
+			path := input.MemberPath(fd.ID)
 			switch fd.Type {
 			case input.FieldBoolean:
 				switch v {

@@ -407,51 +407,6 @@ func firstMember(path string) (name, rest string, ok bool) {
 	return "", "", false
 }
 
-// memberPath writes the path of a member of the answer as the input package does.
-func memberPath(name string) string {
-	if isShorthand(name) {
-		return "$." + name
-	}
-	var b strings.Builder
-	b.WriteString("$['")
-	for _, r := range name {
-		switch r {
-		case '\'', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if r < 0x20 {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			} else {
-				b.WriteRune(r)
-			}
-		}
-	}
-	b.WriteString("']")
-	return b.String()
-}
-
-func isShorthand(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i, r := range k {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= 0x80:
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // sentenceFor turns a validation message ("must be at most 12 characters (got 13)") into a
 // sentence about subject ("The answer must be at most 12 characters (got 13)."). Messages
 // that are sentences of their own are only capitalised, or, with always, follow

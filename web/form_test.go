@@ -12,7 +12,7 @@ import (
 func TestFirstMemberRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"budget", "a b", "it's", `back\slash`, "new\nline", "tab\t", "\x01ctl", "日本", "_x1", "1st", ""} {
-		p := memberPath(name)
+		p := input.MemberPath(name)
 		got, rest, ok := firstMember(p + ".deeper[2]")
 		if name == "" {
 			if ok && got != "" {
