@@ -43,6 +43,7 @@ func (c *Channel) Notify(_ context.Context, d notify.Delivery) error {
 	}
 	fmt.Fprintf(&b, "  answer with:\n    curl -s -X POST %s/v1/requests/%s/respond -H 'Content-Type: application/json' -d '{\"data\": %s}'\n",
 		c.BaseURL, r.ID, example(r.Input))
+	fmt.Fprintf(&b, "  or in a browser: %s/inbox/requests/%s\n", c.BaseURL, r.ID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, err := io.WriteString(c.W, b.String())
