@@ -188,6 +188,11 @@ func TestDeliversOnceAcrossRedeliveryAndUpdatesOnResolution(t *testing.T) {
 		t.Fatalf("delivery %+v", d)
 	}
 
+	waitFor(t, "the delivery record", func() bool {
+		status, _, err := notify.DeliveryStatus(ctx, f.st, r.ID, "webhook:bot", "notify")
+		return err == nil && status == "delivered"
+	})
+
 	// A redelivery of the same request_info (here: published again under another message id,
 	// as after a crash before the ack) must not reach the bot again.
 	body, _ := json.Marshal(r)
@@ -195,10 +200,6 @@ func TestDeliversOnceAcrossRedeliveryAndUpdatesOnResolution(t *testing.T) {
 	msg, _ := events.Msg(streams.SubjectRequestInfo+r.ID, e)
 	if _, err := f.js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
-	}
-	status, _, err := notify.DeliveryStatus(ctx, f.st, r.ID, "webhook:bot", "notify")
-	if err != nil || status != "delivered" {
-		t.Fatalf("delivery record %q %v", status, err)
 	}
 
 	// Resolution is shown on the surface that showed the request, once.
