@@ -18,6 +18,9 @@ build: ## Build every command into ./bin
 test: ## Run every test with the race detector (embedded JetStream, 3-node cluster on loopback)
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+stress: ## Chaos: 300 runs on a 3-node cluster, the event stream's leader killed mid-way (build tag stress)
+	$(GO) test -race -tags stress -count=1 -timeout 15m -run Stress -v ./e2e/
+
 bench: ## Full cycle vs bare JetStream floor; prints a JSON line last
 	$(GO) run ./bench
 
@@ -33,4 +36,4 @@ lint: ## gofmt and go vet
 clean: ## Remove build output and the dev data directory
 	rm -rf bin $(DATA)
 
-.PHONY: help run build test bench fuzz lint clean
+.PHONY: help run build test stress bench fuzz lint clean
