@@ -411,7 +411,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiE
 		return errorf(http.StatusBadRequest, "invalid_request", "responder (200) or comment (10000 bytes) is too long")
 	}
 	st := s.cfg.Store
-	req, _, err := st.Request(r.Context(), r.PathValue("id"))
+	req, rev, err := st.Request(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return storeError(err, "request")
 	}
@@ -441,7 +441,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiE
 		}
 		return invalid(err)
 	}
-	resolved, err := st.Respond(r.Context(), resp)
+	resolved, err := st.RespondTo(r.Context(), req, rev, resp)
 	if err != nil {
 		return storeError(err, "request")
 	}

@@ -196,6 +196,15 @@ func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*even
 // race here and exactly one wins; the others get ErrAlreadyResolved. The winner's record is
 // marked resolved and returned.
 func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Request, error) {
+	return s.respond(ctx, resp, nil, 0)
+}
+
+// RespondTo is Respond for a caller that has just read the request at rev: it saves a read.
+func (s *Store) RespondTo(ctx context.Context, req *events.Request, rev uint64, resp events.Response) (*events.Request, error) {
+	return s.respond(ctx, resp, req, rev)
+}
+
+func (s *Store) respond(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
@@ -214,7 +223,7 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 			return nil, err
 		}
 	}
-	r, _, err := s.MarkResolved(ctx, resp)
+	r, _, err := s.markResolved(ctx, resp, known, rev)
 	return r, err
 }
 
@@ -252,10 +261,21 @@ func isWrongLastSequence(err error) bool {
 // MarkResolved records the gate's winning response on the request record, once. It reports
 // whether this call made the change; a record already resolved is returned as it is.
 func (s *Store) MarkResolved(ctx context.Context, resp events.Response) (*events.Request, bool, error) {
-	for {
-		r, rev, err := s.Request(ctx, resp.RequestID)
-		if err != nil {
-			return nil, false, err
+	return s.markResolved(ctx, resp, nil, 0)
+}
+
+// markResolved starts from known (read at rev) when given, saving a read.
+func (s *Store) markResolved(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, bool, error) {
+	for attempt := 0; ; attempt++ {
+		var r *events.Request
+		if attempt == 0 && known != nil {
+			c := *known
+			r = &c
+		} else {
+			var err error
+			if r, rev, err = s.Request(ctx, resp.RequestID); err != nil {
+				return nil, false, err
+			}
 		}
 		if r.Resolved() {
 			return r, false, nil
@@ -270,6 +290,13 @@ func (s *Store) MarkResolved(ctx context.Context, resp events.Response) (*events
 		}
 		if _, err := s.b.Requests.Update(ctx, r.ID, body, rev); err != nil {
 			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
+				// Someone else wrote it, or our read came from a lagging replica: read again,
+				// a little later each time.
+				select {
+				case <-ctx.Done():
+					return nil, false, ctx.Err()
+				case <-time.After(min(time.Duration(attempt)*5*time.Millisecond, 100*time.Millisecond)):
+				}
 				continue
 			}
 			return nil, false, fmt.Errorf("resolve request %s: %w", r.ID, err)
