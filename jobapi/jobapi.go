@@ -184,7 +184,8 @@ func storeError(err error, what string) *apiError {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; retry")
 	}
-	return errorf(http.StatusInternalServerError, "internal", err.Error())
+	slog.Default().Error("job api error", slog.String("what", what), slog.Any("err", err))
+	return errorf(http.StatusInternalServerError, "internal", "internal error; it was logged, retry later")
 }
 
 // ---- start_job ----

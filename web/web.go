@@ -122,6 +122,11 @@ func (s *Server) allows(req *events.Request, v viewer) bool {
 	if v.operator() {
 		return true
 	}
+	if v.link != nil && len(req.Assignees) == 0 && len(req.Approvers) == 0 {
+		// Asked of nobody in particular: open to operators, and to a link only for its own
+		// request, so that one leaked link does not open every such request.
+		return v.link.RequestID == req.ID
+	}
 	if rt := s.routes(); rt != nil {
 		return rt.Allows(req, v.identity)
 	}

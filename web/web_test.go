@@ -498,20 +498,26 @@ func TestInboxLinks(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("%d\n%s", p.status, p.body)
 		}
-		p.mustContain(t, "For alice", "Anyone", "Signed in as <strong>email:alice@example.com</strong>", "2 requests are waiting for you")
-		p.mustNotContain(t, "For finance", "Bob approves", "Sign out")
-		// Each row links with a token of its own, for alice, expiring with hers.
-		m := regexp.MustCompile(`href="/inbox/requests/` + open.ID + `\?token=([^"]+)"`).FindStringSubmatch(p.body)
+		p.mustContain(t, "For alice", "Signed in as <strong>email:alice@example.com</strong>", "1 request is waiting for you")
+		// A request asked of nobody in particular is not opened by somebody's link: one leaked
+		// link must not open every such request.
+		p.mustNotContain(t, "For finance", "Bob approves", "Anyone", "Sign out")
+		m := regexp.MustCompile(`href="/inbox/requests/` + mine.ID + `\?token=([^"]+)"`).FindStringSubmatch(p.body)
 		if m == nil {
-			t.Fatal("no link to the open request")
+			t.Fatal("no link to alice's request")
 		}
+		// Each row links with a token of its own, for alice, expiring with hers.
 		tok, _ := url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
 		claims, err := linktoken.Verify([]byte(secret), tok, time.Now())
-		if err != nil || claims.RequestID != open.ID || claims.Subject != "email:alice@example.com" || claims.Expires != exp.Unix() {
+		if err != nil || claims.RequestID != mine.ID || claims.Subject != "email:alice@example.com" || claims.Expires != exp.Unix() {
 			t.Fatalf("row link %+v, %v", claims, err)
 		}
-		if r := c.get(reqPath(open.ID, tok)); r.status != http.StatusOK {
+		if r := c.get(reqPath(mine.ID, tok)); r.status != http.StatusOK {
 			t.Fatalf("row link opens %d", r.status)
+		}
+		openTok := b.link(open.ID, "email:alice@example.com", exp)
+		if r := c.get(reqPath(open.ID, openTok)); r.status != http.StatusOK {
+			t.Fatalf("a link made for the open request itself opens %d", r.status)
 		}
 	})
 	t.Run("a group member", func(t *testing.T) {

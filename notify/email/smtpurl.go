@@ -2,6 +2,7 @@ package email
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -99,10 +100,10 @@ func parseSMTPURL(raw string) (*server, error) {
 	return s, nil
 }
 
-// redact drops the URL from url.Parse's errors: it may hold a password.
+// redact replaces url.Parse's errors, which quote parts of the URL and so may hold a password.
 func redact(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
+	if _, ok := err.(*url.Error); ok {
+		return errors.New("malformed (percent-encode special characters in the user and password)")
 	}
 	return err
 }

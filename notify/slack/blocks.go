@@ -227,6 +227,10 @@ func Outcome(r *events.Request) string {
 
 // Responder is who resolved r, for mrkdwn: a Slack mention for "slack:@U…", the identity
 // otherwise, "" for hitl itself (a timeout, a run's cancellation) or nobody.
+// slackUserID is the shape of a Slack user id; anything else is shown as text, never as a
+// mention (a responder name like "slack:@U1> <!channel>" must not ping anyone).
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{1,20}$`)
+
 func Responder(r *events.Request) string {
 	if r.Response == nil {
 		return ""
@@ -235,7 +239,7 @@ func Responder(r *events.Request) string {
 	switch {
 	case who == "" || strings.HasPrefix(who, "hitl:"):
 		return ""
-	case strings.HasPrefix(who, "slack:@"):
+	case strings.HasPrefix(who, "slack:@") && slackUserID.MatchString(strings.TrimPrefix(who, "slack:@")):
 		return "<@" + strings.TrimPrefix(who, "slack:@") + ">"
 	}
 	return "`" + strings.ReplaceAll(Escape(who), "`", "'") + "`"
