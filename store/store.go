@@ -211,6 +211,11 @@ func (s *Store) respond(ctx context.Context, resp events.Response, known *events
 	id := uuid.NewString()
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
+	// From here on the answer may already be decided: finish even if the caller's context
+	// ends (a client hanging up, Slack's 3-second budget), so that nobody is told "nothing
+	// was decided" about an answer that was.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if err != nil {
 		// Our publish may have won even though we saw an error (a lost ack): the gate's
 		// message says who won.
