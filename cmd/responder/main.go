@@ -1,35 +1,8 @@
-// Command responder runs hitl's responder against a NATS JetStream server (HITL_NATS or NATS_URL).
-// Run as many as needed: instances share their work through one durable consumer.
+// Command responder runs hitl's responder (the REST API, the job API, Slack interactions,
+// email links and the web inbox) against a NATS JetStream server (HITL_NATS or NATS_URL).
+// Run as many as needed: they share nothing but JetStream.
 package main
 
-import (
-	"context"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/hitl-dev/hitl/internal/app"
 
-	"github.com/hitl-dev/hitl/internal/app"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "responder:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("responder", flag.ContinueOnError)
-	cfg, complete := app.Flags(fs, false)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := complete(); err != nil {
-		return err
-	}
-	return app.Run(ctx, cfg, app.Services{Responder: true}, nil)
-}
+func main() { app.Main("responder", app.Services{Responder: true}, nil) }
