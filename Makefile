@@ -17,6 +17,7 @@ build: ## Build every command into ./bin
 
 test: ## Run every test with the race detector (embedded JetStream, 3-node cluster on loopback)
 	$(GO) test -race -count=1 -timeout 15m ./...
+	cd examples/host && $(GO) test -race -count=1 ./...
 
 stress: ## Chaos: 300 runs on a 3-node cluster, the event stream's leader killed mid-way (build tag stress)
 	$(GO) test -race -tags stress -count=1 -timeout 15m -run Stress -v ./e2e/

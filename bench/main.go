@@ -18,7 +18,7 @@
 // checkpoint update. Human-readable lines go to stdout, the last line being one JSON object;
 // progress and service logs (warn and above) go to stderr.
 //
-// The services are wired as `hitl dev` wires them (internal/app): one NATS connection, one
+// The services are wired as `hitl dev` wires them (package server): one NATS connection, one
 // store, one orchestrator, notifier and responder, 32 workers per consumer (-workers), the
 // webhook channel with its default HTTP client (-webhook-conns tries a pooled one). NATS is
 // reached over loopback TCP, or in-process with -inprocess. -cpuprofile profiles the measured

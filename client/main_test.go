@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/examples"
-	"github.com/hitl-dev/hitl/internal/app"
+	"github.com/hitl-dev/hitl/server"
 )
 
 // hitlURL is the API of the `hitl dev` every test and example of this package talks to: a
@@ -47,21 +46,17 @@ func startDev(dir string) (stop func(), err error) {
 	}
 	natsAddr := l.Addr().String()
 	l.Close()
-	fs := flag.NewFlagSet("hitl dev", flag.ContinueOnError)
-	cfg, complete := app.Flags(fs, true)
-	if err := fs.Parse([]string{"--http", "127.0.0.1:0", "--data", dir, "--nats", natsAddr}); err != nil {
+	d := &server.Dev{Workflows: hitl.NewRegistry()}
+	if err := server.Parse("hitl dev", d, []string{"--http", "127.0.0.1:0", "--data", dir, "--nats", natsAddr}); err != nil {
 		return nil, err
 	}
-	if err := complete(); err != nil {
-		return nil, err
-	}
-	cfg.Registry = hitl.NewRegistry()
-	examples.RegisterAll(cfg.Registry)
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	examples.RegisterAll(d.Workflows)
+	d.Logger = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.Dev(ctx, cfg, func(a net.Addr) { ready <- a.String() }) }()
+	d.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	go func() { done <- d.Run(ctx) }()
 	select {
 	case addr := <-ready:
 		hitlURL = "http://" + addr

@@ -4,7 +4,6 @@ import (
 	"context"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,8 +14,8 @@ import (
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples"
-	"github.com/hitl-dev/hitl/internal/app"
 	"github.com/hitl-dev/hitl/notify/email/emailtest"
+	"github.com/hitl-dev/hitl/server"
 )
 
 // TestEmailLinkDecidesRequest runs `hitl dev` configured for email from the environment
@@ -98,21 +97,17 @@ func TestEmailLinkDecidesRequest(t *testing.T) {
 // twins, until the test ends.
 func startEmailDev(t *testing.T, httpAddr string) {
 	t.Helper()
-	fs := newFlagSet()
-	cfg, complete := app.Flags(fs, true)
-	if err := fs.Parse([]string{"--http", httpAddr, "--data", t.TempDir(), "--nats", "127.0.0.1:" + freePort(t)}); err != nil {
+	d := &server.Dev{Workflows: hitl.NewRegistry()}
+	if err := server.Parse("hitl dev", d, []string{"--http", httpAddr, "--data", t.TempDir(), "--nats", "127.0.0.1:" + freePort(t)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := complete(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Registry = hitl.NewRegistry()
-	examples.RegisterAll(cfg.Registry)
-	cfg.Logger = testLogger(t)
+	examples.RegisterAll(d.Workflows)
+	d.Logger = testLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- app.Dev(ctx, cfg, func(net.Addr) { close(ready) }) }()
+	d.Ready = func(server.Listening) { close(ready) }
+	go func() { done <- d.Run(ctx) }()
 	select {
 	case <-ready:
 	case err := <-done:

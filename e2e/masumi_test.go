@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hitl-dev/hitl/internal/app"
+	"github.com/hitl-dev/hitl/server"
 )
 
 // TestMasumiWalkthrough runs the curl sequence of docs/masumi.md, which is the Masumi HITL
@@ -86,7 +86,7 @@ func TestMasumiWalkthrough(t *testing.T) {
 	if sum := sha256.Sum256([]byte(`{"approve":true}`)); hash != hex.EncodeToString(sum[:]) {
 		t.Errorf("input_hash %s is not the SHA-256 of the canonical input_data", hash)
 	}
-	secret, err := app.DevLinkSecret(data)
+	secret, err := server.DevLinkSecret(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/examples"
-	"github.com/hitl-dev/hitl/internal/app"
+	"github.com/hitl-dev/hitl/server"
 )
 
 // TestReadmeWalkthrough runs the README's curl walk-through verbatim (only the port changes)
@@ -66,22 +66,17 @@ func TestReadmeWalkthrough(t *testing.T) {
 func startDev(t *testing.T, data string) (string, func()) {
 	t.Helper()
 	natsPort := freePort(t)
-	fs := newFlagSet()
-	cfg, complete := app.Flags(fs, true)
-	if err := fs.Parse([]string{"--http", "127.0.0.1:0", "--data", data, "--nats", "127.0.0.1:" + natsPort}); err != nil {
+	d := &server.Dev{Workflows: hitl.NewRegistry(), Console: tWriter{t}}
+	if err := server.Parse("hitl dev", d, []string{"--http", "127.0.0.1:0", "--data", data, "--nats", "127.0.0.1:" + natsPort}); err != nil {
 		t.Fatal(err)
 	}
-	if err := complete(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Registry = hitl.NewRegistry()
-	examples.RegisterAll(cfg.Registry)
-	cfg.Console = tWriter{t}
-	cfg.Logger = testLogger(t)
+	examples.RegisterAll(d.Workflows)
+	d.Logger = testLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- app.Dev(ctx, cfg, func(a net.Addr) { ready <- a.String() }) }()
+	d.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	go func() { done <- d.Run(ctx) }()
 	var addr string
 	select {
 	case addr = <-ready:

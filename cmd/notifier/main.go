@@ -2,6 +2,6 @@
 // NATS_URL). Run as many as needed: instances share their work through one durable consumer.
 package main
 
-import "github.com/hitl-dev/hitl/internal/app"
+import "github.com/hitl-dev/hitl/server"
 
-func main() { app.Main("notifier", app.Services{Notifier: true}, nil) }
+func main() { server.Main(&server.Notifier{}) }

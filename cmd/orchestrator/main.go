@@ -1,19 +1,17 @@
 // Command orchestrator runs hitl's orchestrator, hosting the example workflows, against a
 // NATS JetStream server (HITL_NATS or NATS_URL). Run as many as needed: instances share their
-// work through one durable consumer. To host your own workflows, copy this main and register
-// them instead.
+// work through durable consumers. To host your own workflows, see examples/host: a main like
+// this one in your own module.
 package main
 
 import (
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/examples"
-	"github.com/hitl-dev/hitl/internal/app"
+	"github.com/hitl-dev/hitl/server"
 )
 
 func main() {
-	app.Main("orchestrator", app.Services{Orchestrator: true}, func() *hitl.Registry {
-		reg := hitl.NewRegistry()
-		examples.RegisterAll(reg)
-		return reg
-	})
+	reg := hitl.NewRegistry()
+	examples.RegisterAll(reg)
+	server.Main(&server.Orchestrator{Workflows: reg})
 }

@@ -3,6 +3,6 @@
 // Run as many as needed: they share nothing but JetStream.
 package main
 
-import "github.com/hitl-dev/hitl/internal/app"
+import "github.com/hitl-dev/hitl/server"
 
-func main() { app.Main("responder", app.Services{Responder: true}, nil) }
+func main() { server.Main(&server.Responder{}) }

@@ -1,9 +1,10 @@
-package app
+package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/engine"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/metrics"
@@ -26,25 +28,21 @@ import (
 	"github.com/hitl-dev/hitl/streams"
 )
 
-// Services selects what a process runs.
-type Services struct {
-	Orchestrator, Notifier, Responder bool
+// process is what one process runs: some of the three services, on one NATS connection and
+// one HTTP server.
+type process struct {
+	cfg                               Config // with defaults, validated by the role
+	orchestrator, notifier, responder bool
+	workflows                         *hitl.Registry // the orchestrator's
+	console                           io.Writer      // every question printed here when set
 }
 
-// All is every service: `hitl dev`.
-var All = Services{Orchestrator: true, Notifier: true, Responder: true}
-
-// Ready is called once the HTTP listener is bound, with its address.
-type Ready func(addr net.Addr)
-
-// Run connects to NATS, ensures the streams, and runs the selected services and the HTTP
-// server (API when the responder runs, /metrics and /healthz always) until ctx ends.
-func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
+// run connects to NATS, ensures the streams, and runs the selected services and the HTTP
+// server (the API when the responder runs, /metrics and /healthz always) until ctx ends.
+func run(ctx context.Context, p *process) error {
+	c := &p.cfg
 	log := c.Logger
-	if log == nil {
-		log = c.NewLogger()
-	}
-	if err := c.check(svc); err != nil {
+	if err := c.validate(); err != nil {
 		return err
 	}
 	nc, err := nats.Connect(natsURL(c.NATS), nats.Name("hitl"), nats.MaxReconnects(-1),
@@ -108,30 +106,30 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	if svc.Orchestrator {
-		o, err := engine.New(engine.Config{Store: st, Registry: c.Registry, Logger: log, Metrics: m, Workers: c.Workers})
+	if p.orchestrator {
+		o, err := engine.New(engine.Config{Store: st, Registry: p.workflows, Logger: log, Metrics: m, Workers: c.Workers})
 		if err != nil {
 			return err
 		}
 		runners = append(runners, o.Run)
 	}
 	var routes *routing.Routes
-	d := deps{cfg: c, file: file, store: st, log: log, metrics: m, routes: &routes}
+	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes}
 	sys, err := buildSurfaces(d)
 	if err != nil {
 		return err
 	}
-	if svc.Notifier {
+	if p.notifier {
 		n, err := sys.notifier(d)
 		if err != nil {
 			return err
 		}
 		runners = append(runners, n.Run)
 	}
-	if svc.Responder {
+	if p.responder {
 		var known func(string) bool
-		if c.Registry != nil {
-			known = c.Registry.Has
+		if p.workflows != nil {
+			known = p.workflows.Has
 		}
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
 			Workflows: known, Routes: routes, Logger: log, Metrics: m})
@@ -172,10 +170,10 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		}
 	}()
 	log.Info("hitl serving", slog.String("http", ln.Addr().String()), slog.String("public_url", c.PublicURL),
-		slog.String("nats", c.NATS), slog.Bool("orchestrator", svc.Orchestrator), slog.Bool("notifier", svc.Notifier),
-		slog.Bool("responder", svc.Responder))
-	if ready != nil {
-		ready(ln.Addr())
+		slog.String("nats", c.NATS), slog.Bool("orchestrator", p.orchestrator), slog.Bool("notifier", p.notifier),
+		slog.Bool("responder", p.responder))
+	if c.Ready != nil {
+		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: c.NATS})
 	}
 	<-rctx.Done()
 	log.Info("shutting down")
@@ -189,20 +187,6 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
-}
-
-func (c *Config) check(svc Services) error {
-	var errs []error
-	if svc.Orchestrator && c.Registry == nil {
-		errs = append(errs, errors.New("the orchestrator needs a workflow registry"))
-	}
-	if (svc.Notifier || svc.Responder) && len(c.LinkSecret) < 16 {
-		errs = append(errs, errors.New("HITL_LINK_SECRET must be set, at least 16 characters (it signs the links in notifications)"))
-	}
-	if svc.Responder && len(c.APITokens) == 0 && !c.Insecure {
-		errs = append(errs, errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)"))
-	}
-	return errors.Join(errs...)
 }
 
 // natsURL accepts host:port as well as nats://host:port, and comma-separated lists.

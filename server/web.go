@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"github.com/hitl-dev/hitl/routing"
@@ -8,7 +8,7 @@ import (
 // webSurface is the web inbox (/inbox): pages people answer requests on, reached from the
 // links other channels send and by operators who sign in. It has no notify channel of its
 // own. Only the responder serves it; a process without a link secret (an orchestrator
-// alone) does not build it, and Config.check requires the secret of a responder.
+// alone) does not build it, and the responder role requires the secret.
 func webSurface(d deps) (*surface, error) {
 	c := d.cfg
 	if len(c.LinkSecret) < 16 {

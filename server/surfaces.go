@@ -1,8 +1,9 @@
-package app
+package server
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -28,6 +29,7 @@ type surface struct {
 // so handlers must read it when serving, through the pointer.
 type deps struct {
 	cfg     *Config
+	console io.Writer
 	file    *routing.File
 	store   *store.Store
 	log     *slog.Logger
@@ -119,8 +121,8 @@ func (sys *system) notifier(d deps) (*notify.Notifier, error) {
 			cfg.Channels = append(cfg.Channels, s.channel)
 		}
 	}
-	if c.Console != nil {
-		cfg.Observers = []notify.Channel{&console.Channel{W: c.Console, BaseURL: c.PublicURL}}
+	if d.console != nil {
+		cfg.Observers = []notify.Channel{&console.Channel{W: d.console, BaseURL: c.PublicURL}}
 	}
 	return notify.New(cfg)
 }

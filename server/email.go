@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"log/slog"
@@ -12,8 +12,8 @@ import (
 // action links (/email/act). It is configured by the SMTP URL (HITL_SMTP_URL or the file's
 // email.smtp_url) and the sender (HITL_EMAIL_FROM or email.from); without an SMTP URL there
 // is no email channel. Like the web inbox it needs the link secret, so a process without
-// one (an orchestrator alone) does not build it; Config.check requires the secret of a
-// notifier and a responder.
+// one (an orchestrator alone) does not build it; the notifier and responder roles require
+// the secret.
 func emailSurface(d deps) (*surface, error) {
 	c, ec := d.cfg, d.file.Email
 	if ec.SMTPURL == "" || len(c.LinkSecret) < 16 {

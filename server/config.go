@@ -1,0 +1,213 @@
+package server
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hitl-dev/hitl/jobapi"
+	"github.com/hitl-dev/hitl/notify/webhook"
+)
+
+// Config is what every role shares. Each field has a flag and an environment twin, read by
+// Config.Flags; a zero field takes the default its comment states (see WithDefaults).
+type Config struct {
+	// NATS is the NATS URL to connect to: host:port, nats://host:port, or a comma-separated
+	// list of them (--nats, HITL_NATS, else NATS_URL). In Dev it is also where the embedded
+	// server listens. Default "127.0.0.1:4222".
+	NATS string
+	// HTTP is the listen address of /metrics, /healthz and, on a responder, the API and the
+	// pages people answer on (--http, HITL_HTTP). Default ":8080".
+	HTTP string
+	// PublicURL is the base of links sent to people and bots (--public-url, HITL_PUBLIC_URL,
+	// else the routing file's public_url). Default http://localhost:<port of HTTP>.
+	PublicURL string
+	// LinkSecret signs the links in notifications (HITL_LINK_SECRET, at least 16 characters).
+	// Required by notifiers and responders; Dev keeps one in its data directory.
+	LinkSecret string
+	// APITokens guard the REST API (--api-tokens, HITL_API_TOKENS, comma separated). Required
+	// by a responder unless Insecure; optional in Dev, which then accepts every caller.
+	APITokens []string
+	// Webhooks are the named webhook targets (--webhooks, HITL_WEBHOOKS="name=url,...").
+	// Default none; the routing file may name more.
+	Webhooks map[string]string
+	// WebhookSecret signs webhook deliveries, "whsec_..." (HITL_WEBHOOK_SECRET). Default
+	// none: deliveries are unsigned, and a warning says so.
+	WebhookSecret string
+	// Replicas of streams and buckets (--replicas, HITL_REPLICAS): 1 for one server, 3 or 5
+	// for a cluster. Default 1.
+	Replicas int
+	// Workers is how many messages each consumer handles at once (--workers, HITL_WORKERS).
+	// Default 128: handlers mostly wait on JetStream.
+	Workers int
+	// Insecure lets a responder serve the API without tokens (--insecure, HITL_INSECURE=true).
+	// Default false.
+	Insecure bool
+	// LogLevel is debug, info, warn or error (--log-level, HITL_LOG_LEVEL). Default info.
+	LogLevel string
+	// ConfigFile is the routing file (--config, HITL_CONFIG): channels, webhooks and groups;
+	// see hitl.example.yaml. Default none: everything in it can come from the environment.
+	ConfigFile string
+	// JobWorkflow is the workflow every job of the Masumi job API runs (--job-workflow,
+	// HITL_JOB_WORKFLOW). Default "approval-gate".
+	JobWorkflow string
+
+	// Logger receives the service's logs. Default: a text logger on stderr at LogLevel.
+	Logger *slog.Logger
+	// Ready, when set, is called once the process serves, with where it listens: tests and
+	// tools that start a service on port 0 learn its address.
+	Ready func(Listening)
+}
+
+// Listening is where a running process can be reached.
+type Listening struct {
+	HTTP      net.Addr // the bound HTTP address
+	PublicURL string   // the base of links sent out
+	NATS      string   // the NATS URL the process uses (in Dev, the embedded server's)
+}
+
+// Defaults.
+const (
+	DefaultNATS     = "127.0.0.1:4222"
+	DefaultHTTP     = ":8080"
+	DefaultWorkers  = 128
+	DefaultLogLevel = "info"
+	DefaultData     = "./data"
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.NATS = cmp.Or(c.NATS, DefaultNATS)
+	c.HTTP = cmp.Or(c.HTTP, DefaultHTTP)
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.LogLevel = cmp.Or(c.LogLevel, DefaultLogLevel)
+	c.JobWorkflow = cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)
+	if c.Logger == nil {
+		c.Logger = c.newLogger()
+	}
+	return c
+}
+
+// validate checks the fields every role reads; each role adds its own checks.
+func (c Config) validate() error {
+	var errs []error
+	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
+		errs = append(errs, fmt.Errorf("replicas must be 1, 3 or 5, not %d", c.Replicas))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("workers must be a positive number, not %d", c.Workers))
+	}
+	if !validLevel(c.LogLevel) {
+		errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func validLevel(l string) bool {
+	switch l {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// needLinkSecret is the check of the roles that sign or verify links.
+func (c Config) needLinkSecret() error {
+	if len(c.LinkSecret) < 16 {
+		return errors.New("HITL_LINK_SECRET must be set, at least 16 characters (it signs the links in notifications)")
+	}
+	return nil
+}
+
+// env returns the environment variable name, or def when it is not set.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// Flags registers hitl's flags on fs, each defaulting to its environment twin, and returns
+// the function that completes c after fs.Parse: it reads the secrets (environment only,
+// never flags, so they stay out of process listings) and checks what was given. Every hitl
+// command and every user's main built on Main parse the same flags and variables.
+func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
+	fs.StringVar(&c.NATS, "nats", env("HITL_NATS", env("NATS_URL", cmp.Or(c.NATS, DefaultNATS))), "NATS address (env HITL_NATS)")
+	fs.StringVar(&c.HTTP, "http", env("HITL_HTTP", cmp.Or(c.HTTP, DefaultHTTP)), "HTTP listen address for the API and /metrics (env HITL_HTTP)")
+	fs.StringVar(&c.PublicURL, "public-url", env("HITL_PUBLIC_URL", c.PublicURL), "base URL of links sent out (env HITL_PUBLIC_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", env("HITL_LOG_LEVEL", cmp.Or(c.LogLevel, DefaultLogLevel)), "debug, info, warn or error (env HITL_LOG_LEVEL)")
+	fs.StringVar(&c.ConfigFile, "config", env("HITL_CONFIG", c.ConfigFile), "routing file: channels, webhooks, groups (env HITL_CONFIG)")
+	fs.StringVar(&c.JobWorkflow, "job-workflow", env("HITL_JOB_WORKFLOW", cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)),
+		"workflow the Masumi job API (/start_job) runs (env HITL_JOB_WORKFLOW)")
+	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
+	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
+	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
+	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
+	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
+	return func() error {
+		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
+		c.WebhookSecret = env("HITL_WEBHOOK_SECRET", c.WebhookSecret)
+		c.Insecure = *insecure
+		var errs []error
+		var err error
+		if *webhooks != "" {
+			if c.Webhooks, err = webhook.ParseTargets(*webhooks); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for t := range strings.SplitSeq(*tokens, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.APITokens = append(c.APITokens, t)
+			}
+		}
+		if c.Replicas, err = strconv.Atoi(*replicas); err != nil || (c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5) {
+			errs = append(errs, fmt.Errorf("replicas must be 1, 3 or 5, not %q", *replicas))
+		}
+		if c.Workers, err = strconv.Atoi(*workers); err != nil || c.Workers < 1 {
+			errs = append(errs, fmt.Errorf("workers must be a positive number, not %q", *workers))
+		}
+		if !validLevel(c.LogLevel) {
+			errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// newLogger returns a text logger on stderr at the configured level.
+func (c Config) newLogger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cmp.Or(c.LogLevel, DefaultLogLevel)))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// DevLinkSecret returns HITL_LINK_SECRET, or the secret kept in the data directory, created
+// on first use, so that links stay valid across restarts of `hitl dev`.
+func DevLinkSecret(dataDir string) (string, error) {
+	if s := os.Getenv("HITL_LINK_SECRET"); s != "" {
+		return s, nil
+	}
+	path := filepath.Join(dataDir, "link-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	_, _ = rand.Read(buf)
+	s := hex.EncodeToString(buf)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep link secret: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/internal/embedded"
+)
+
+// Role is one way to run hitl: Orchestrator, Notifier, Responder or Dev. Main runs any of
+// them with hitl's flags and environment.
+type Role interface {
+	// Flags registers the role's flags on fs and returns the function that completes the
+	// role's config once fs is parsed.
+	Flags(fs *flag.FlagSet) (complete func() error)
+	// Run serves until ctx ends, then drains its consumers and returns. It fails at start
+	// on a config that does not validate, or when NATS or the HTTP address is unusable.
+	Run(ctx context.Context) error
+}
+
+// Orchestrator hosts workflows: it starts runs, applies answers and timeouts, and resumes
+// runs from their checkpoints. Run as many as needed; instances share the work.
+type Orchestrator struct {
+	Config
+	// Workflows are the workflows this instance hosts. Required.
+	Workflows *hitl.Registry
+}
+
+// Run serves until ctx ends.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	c := o.Config.WithDefaults()
+	if o.Workflows == nil {
+		return errors.New("orchestrator: Workflows is required (a *hitl.Registry with the workflows to host)")
+	}
+	return run(ctx, &process{cfg: c, orchestrator: true, workflows: o.Workflows})
+}
+
+// Notifier delivers questions to people and bots (Slack, email, webhooks, ...) and updates
+// them when they resolve. Run as many as needed; instances share the work.
+type Notifier struct {
+	Config
+}
+
+// Run serves until ctx ends.
+func (n *Notifier) Run(ctx context.Context) error {
+	c := n.Config.WithDefaults()
+	if err := c.needLinkSecret(); err != nil {
+		return err
+	}
+	return run(ctx, &process{cfg: c, notifier: true})
+}
+
+// Responder is the HTTP edge where answers come in: the REST API, the job API, Slack
+// interactions, email links and the web inbox. Run as many as needed.
+type Responder struct {
+	Config
+}
+
+// Run serves until ctx ends.
+func (r *Responder) Run(ctx context.Context) error {
+	c := r.Config.WithDefaults()
+	if err := c.needLinkSecret(); err != nil {
+		return err
+	}
+	if len(c.APITokens) == 0 && !c.Insecure {
+		return errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)")
+	}
+	return run(ctx, &process{cfg: c, responder: true})
+}
+
+// Dev is everything in one process on an embedded JetStream server with file storage under
+// Data: `hitl dev`. The embedded server listens on Config.NATS so that NATS tools and
+// separately started services (your own Orchestrator, say) can attach. Restarting on the
+// same data directory keeps every run and request.
+type Dev struct {
+	Config
+	// Data is the directory of the embedded server's file storage and of the link secret
+	// kept for links to survive restarts (--data, HITL_DATA). Default "./data".
+	Data string
+	// Workflows are the workflows this process hosts. Default none: runs of other
+	// workflows wait, queued, for an orchestrator that hosts them.
+	Workflows *hitl.Registry
+	// Console, when set, receives every question as it is asked, with the command that
+	// answers it. Default none.
+	Console io.Writer
+}
+
+// Flags adds --data to the flags every role has.
+func (d *Dev) Flags(fs *flag.FlagSet) func() error {
+	fs.StringVar(&d.Data, "data", env("HITL_DATA", cmp.Or(d.Data, DefaultData)), "data directory of the embedded JetStream (env HITL_DATA)")
+	return d.Config.Flags(fs)
+}
+
+// Run starts the embedded server and every service, and serves until ctx ends.
+func (d *Dev) Run(ctx context.Context) error {
+	c := d.Config.WithDefaults()
+	data := cmp.Or(d.Data, DefaultData)
+	log := c.Logger
+	addr := strings.TrimPrefix(c.NATS, "nats://")
+	srv, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "jetstream"), Addr: addr, ServerName: "hitl-dev"})
+	if err != nil {
+		return fmt.Errorf("start embedded JetStream on %s (data in %s): %w", addr, data, err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	log.Info("embedded JetStream started", "nats", srv.ClientURL(), "data", data)
+	c.NATS = srv.ClientURL()
+	if c.LinkSecret == "" {
+		if c.LinkSecret, err = DevLinkSecret(data); err != nil {
+			return err
+		}
+	}
+	if len(c.APITokens) == 0 {
+		c.Insecure = true
+		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
+	}
+	workflows := d.Workflows
+	if workflows == nil {
+		workflows = hitl.NewRegistry()
+	}
+	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: workflows, console: d.Console})
+}

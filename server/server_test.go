@@ -1,0 +1,222 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hitl-dev/hitl"
+	"github.com/hitl-dev/hitl/internal/natstest"
+	"github.com/hitl-dev/hitl/server"
+)
+
+const secret = "server-test-link-secret"
+
+func TestFlagsReadTheEnvironment(t *testing.T) {
+	t.Setenv("HITL_NATS", "nats://10.1.2.3:4222")
+	t.Setenv("HITL_HTTP", "127.0.0.1:9999")
+	t.Setenv("HITL_API_TOKENS", "a, b")
+	t.Setenv("HITL_LINK_SECRET", secret)
+	t.Setenv("HITL_WORKERS", "7")
+	t.Setenv("HITL_DATA", "/tmp/somewhere")
+	d := &server.Dev{}
+	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
+		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" {
+		t.Fatalf("config from the environment: %+v", d)
+	}
+	// A flag wins over its environment twin.
+	o := &server.Orchestrator{}
+	if err := server.Parse("test", o, []string{"--http", "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.HTTP != "127.0.0.1:1" {
+		t.Fatalf("flag did not win: %q", o.HTTP)
+	}
+}
+
+func TestBadFlagsAreErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--replicas", "2"},
+		{"--workers", "0"},
+		{"--log-level", "loud"},
+		{"--webhooks", "no-equals-sign"},
+		{"--no-such-flag"},
+	} {
+		err := server.Parse("test", &server.Notifier{}, args)
+		if err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if err := server.Parse("test", &server.Notifier{}, []string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestRolesRefuseIncompleteConfig(t *testing.T) {
+	ctx := context.Background()
+	quiet := server.Config{Logger: slog.New(slog.DiscardHandler), HTTP: "127.0.0.1:0"}
+	cases := map[string]struct {
+		role server.Role
+		want string
+	}{
+		"orchestrator without workflows": {&server.Orchestrator{Config: quiet}, "Workflows is required"},
+		"notifier without link secret":   {&server.Notifier{Config: quiet}, "HITL_LINK_SECRET"},
+		"responder without tokens": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret = secret
+			return c
+		}()}, "HITL_API_TOKENS"},
+		"bad replicas": {&server.Orchestrator{Config: func() server.Config {
+			c := quiet
+			c.Replicas = 2
+			return c
+		}(), Workflows: hitl.NewRegistry()}, "replicas"},
+	}
+	for name, tc := range cases {
+		err := tc.role.Run(ctx)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	c := server.Config{}.WithDefaults()
+	if c.NATS != server.DefaultNATS || c.HTTP != server.DefaultHTTP || c.Replicas != 1 || c.Workers != server.DefaultWorkers ||
+		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+// The three roles as separate services on one JetStream, each with its own /healthz and
+// /metrics: a run of a workflow only the orchestrator hosts completes over the responder's
+// REST API.
+func TestRolesServeTogether(t *testing.T) {
+	env := natstest.Single(t)
+	reg := hitl.NewRegistry()
+	hitl.Register(reg, "greet", func(ctx context.Context, in struct{ Name string }) (string, error) {
+		ok, err := hitl.Ask[bool](ctx, hitl.Request{Title: "Greet " + in.Name + "?"})
+		if err != nil || !ok {
+			return "", err
+		}
+		return "hello " + in.Name, nil
+	})
+	base := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, APITokens: []string{"tok"},
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := map[string]string{}
+	done := make(chan error, 3)
+	for name, role := range map[string]server.Role{
+		"orchestrator": &server.Orchestrator{Config: base, Workflows: reg},
+		"notifier":     &server.Notifier{Config: base},
+		"responder":    &server.Responder{Config: base},
+	} {
+		ready := make(chan string, 1)
+		setReady(role, func(l server.Listening) { ready <- l.HTTP.String() })
+		go func() { done <- role.Run(ctx) }()
+		select {
+		case addrs[name] = <-ready:
+		case err := <-done:
+			t.Fatalf("%s: %v", name, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s did not start", name)
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range 3 {
+			if err := <-done; err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		}
+	})
+	for name, addr := range addrs {
+		if code, body := call(t, "GET", "http://"+addr+"/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
+			t.Errorf("%s /healthz: %d %s", name, code, body)
+		}
+		if code, body := call(t, "GET", "http://"+addr+"/metrics", ""); code != 200 || !strings.Contains(body, "hitl_") {
+			t.Errorf("%s /metrics: %d", name, code)
+		}
+	}
+	api := "http://" + addrs["responder"]
+	code, body := call(t, "POST", api+"/v1/runs", `{"workflow":"greet","input":{"Name":"Ada"}}`)
+	if code != http.StatusAccepted && code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("start run: %d %s", code, body)
+	}
+	var run struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &run)
+	var reqID string
+	waitFor(t, "the question", func() bool {
+		_, body := call(t, "GET", api+"/v1/runs/"+run.ID, "")
+		var r struct{ Pending []struct{ ID string } }
+		_ = json.Unmarshal([]byte(body), &r)
+		if len(r.Pending) > 0 {
+			reqID = r.Pending[0].ID
+		}
+		return reqID != ""
+	})
+	if code, body := call(t, "POST", api+"/v1/requests/"+reqID+"/respond", `{"data":true}`); code != 200 {
+		t.Fatalf("respond: %d %s", code, body)
+	}
+	waitFor(t, "the run to complete", func() bool {
+		_, body := call(t, "GET", api+"/v1/runs/"+run.ID, "")
+		return strings.Contains(body, `"completed"`) && strings.Contains(body, "hello Ada")
+	})
+}
+
+func setReady(r server.Role, f func(server.Listening)) {
+	switch r := r.(type) {
+	case *server.Orchestrator:
+		r.Ready = f
+	case *server.Notifier:
+		r.Ready = f
+	case *server.Responder:
+		r.Ready = f
+	}
+}
+
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
