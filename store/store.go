@@ -208,28 +208,54 @@ func (s *Store) respond(ctx context.Context, resp events.Response, known *events
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
+	if err := s.Gate(ctx, resp); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	r, _, err := s.markResolved(ctx, resp, known, rev)
+	return r, err
+}
+
+// Gate publishes resp to the request's response subject, accepted only while the subject
+// is empty: exactly one response per request passes. A response that lost gets
+// ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
+func (s *Store) Gate(ctx context.Context, resp events.Response) error {
 	id := uuid.NewString()
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
-	// From here on the answer may already be decided: finish even if the caller's context
-	// ends (a client hanging up, Slack's 3-second budget), so that nobody is told "nothing
-	// was decided" about an answer that was.
+	if err == nil {
+		return nil
+	}
+	// Our publish may have won even though we saw an error (a lost ack): the gate's message
+	// says who won. This read finishes even if the caller's context ended (a client hanging
+	// up, Slack's 3-second budget), so nobody is told "nothing was decided" about an answer
+	// that was.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err != nil {
-		// Our publish may have won even though we saw an error (a lost ack): the gate's
-		// message says who won.
-		winner, werr := s.gateResponse(ctx, resp.RequestID)
-		switch {
-		case werr == nil && winner.eventID == id:
-		case isWrongLastSequence(err) || werr == nil:
-			return nil, fmt.Errorf("request %s: %w", resp.RequestID, ErrAlreadyResolved)
-		default:
-			return nil, err
-		}
+	winner, werr := s.gateResponse(ctx, resp.RequestID)
+	switch {
+	case werr == nil && winner.eventID == id:
+		return nil
+	case isWrongLastSequence(err) || werr == nil:
+		return fmt.Errorf("request %s: %w", resp.RequestID, ErrAlreadyResolved)
 	}
+	return err
+}
+
+// Finish completes a request after resp won its gate: it records the outcome on the request
+// record (known, read at rev, saves a read), disarms the timer and publishes the resolved
+// event. Every step is idempotent, and it runs to the end even if ctx ends first. The
+// winner's path calls it; the orchestrators call it again from the gate's message, so that
+// a failure here delays the follow-ups but loses none.
+func (s *Store) Finish(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	r, _, err := s.markResolved(ctx, resp, known, rev)
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return r, s.FinishRequest(ctx, r)
 }
 
 type gateWinner struct {
