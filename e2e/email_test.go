@@ -16,7 +16,7 @@ import (
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples"
 	"github.com/hitl-dev/hitl/internal/app"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 // TestEmailLinkDecidesRequest runs `hitl dev` configured for email from the environment

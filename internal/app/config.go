@@ -17,7 +17,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/jobapi"
-	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 // Config of a hitl process. Every field has a flag and an environment twin.
