@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
-	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 // answerBody is what the bot posts to every respond_url.

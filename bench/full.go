@@ -25,10 +25,10 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/webhook"
 	"github.com/hitl-dev/hitl/respond"
 	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 const (

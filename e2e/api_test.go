@@ -17,7 +17,7 @@ import (
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/metrics"
-	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 type apiError struct {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl/internal/slackfake"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 // TestOneRequestOnEverySurface sends one request to Slack, email and a webhook bot at once,

@@ -14,8 +14,8 @@ import (
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
 	"github.com/hitl-dev/hitl/server"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 // TestEmailLinkDecidesRequest runs `hitl dev` configured for email from the environment

@@ -25,9 +25,9 @@ import (
 	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/webhook"
 	"github.com/hitl-dev/hitl/respond"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 const (

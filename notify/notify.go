@@ -28,9 +28,17 @@ import (
 )
 
 // Channel delivers requests to the recipients of one kind of assignee ("webhook" serves
-// "webhook:NAME"). Notify must be safe for concurrent use. A nil error means delivered; an
-// error wrapping ErrPermanent means no retry can help (it is dead-lettered at once); any
-// other error is retried with backoff.
+// "webhook:NAME"). Notify must be safe for concurrent use. Its error decides what happens
+// to the delivery:
+//   - nil: delivered, recorded, never sent again;
+//   - an error wrapping ErrPermanent (Permanent(err)): no retry can help, so it is
+//     dead-lettered at once with the error as the reason;
+//   - an error made by RetryAfter(d, err): tried again after d, as a rate limit's
+//     Retry-After asks;
+//   - any other error: tried again with a backoff that grows with each attempt.
+//
+// Retries stop at Config.MaxDeliver attempts, and the last failure is dead-lettered. These
+// are the whole contract: a channel built outside this module needs nothing else.
 type Channel interface {
 	Kind() string
 	Notify(ctx context.Context, d Delivery) error
@@ -57,6 +65,34 @@ type Checker interface {
 
 // ErrPermanent marks a delivery error retries cannot fix (a 4xx answer, an unknown target).
 var ErrPermanent = errors.New("permanent delivery failure")
+
+// Permanent wraps err so that errors.Is(err, ErrPermanent): the delivery is dead-lettered
+// at once rather than retried. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
+}
+
+// RetryError asks for a delivery to be tried again after Delay instead of the notifier's
+// backoff. Make one with RetryAfter; find one with errors.As.
+type RetryError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err so that the delivery is tried again after d (a rate limit's
+// Retry-After). A d of zero or less leaves the usual backoff; RetryAfter(d, nil) is nil.
+func RetryAfter(d time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryError{Delay: d, Err: err}
+}
 
 // Delivery is one request for one recipient.
 type Delivery struct {
@@ -297,7 +333,11 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 		return nil
 	}
 	log.Warn("delivery failed, will retry", slog.Int("attempt", attempt), slog.Any("err", err))
-	return err
+	var re *RetryError
+	if errors.As(err, &re) && re.Delay > 0 {
+		return consume.RetryAfter(re.Delay, err) // redelivered after the channel's delay
+	}
+	return err // redelivered with the consumer's backoff
 }
 
 func (n *Notifier) deadLetter(ctx context.Context, k, kind, reason string) {

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/hitl-dev/hitl/jobapi"
-	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 // Config is what every role shares. Each field has a flag and an environment twin, read by

@@ -3,9 +3,8 @@ package server
 import (
 	"log/slog"
 
-	"github.com/hitl-dev/hitl/emaillinks"
-	"github.com/hitl-dev/hitl/notify/email"
 	"github.com/hitl-dev/hitl/routing"
+	"github.com/hitl-dev/hitl/surface/email"
 )
 
 // emailSurface is the email channel (assignees "email:a@b.c") and the pages behind its
@@ -23,7 +22,7 @@ func emailSurface(d deps) (*surface, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, err := emaillinks.New(emaillinks.Config{Store: d.store, LinkSecret: []byte(c.LinkSecret),
+	links, err := email.NewLinks(email.LinksConfig{Store: d.store, LinkSecret: []byte(c.LinkSecret),
 		Routes: func() *routing.Routes { return *d.routes }, Logger: d.log, Metrics: d.metrics})
 	if err != nil {
 		return nil, err

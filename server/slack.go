@@ -4,9 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	slacknotify "github.com/hitl-dev/hitl/notify/slack"
-	slackrespond "github.com/hitl-dev/hitl/respond/slack"
 	"github.com/hitl-dev/hitl/routing"
+	"github.com/hitl-dev/hitl/surface/slack"
 )
 
 // slackSurface is the Slack channel and its interactions endpoint, configured by
@@ -20,16 +19,16 @@ func slackSurface(d deps) (*surface, error) {
 	if sc.BotToken == "" || sc.SigningSecret == "" {
 		return nil, errors.New("slack: set both HITL_SLACK_BOT_TOKEN and HITL_SLACK_SIGNING_SECRET (see docs/slack.md)")
 	}
-	cfg := slacknotify.Config{BotToken: sc.BotToken, APIURL: sc.APIURL}
-	ch, err := slacknotify.New(cfg)
+	cfg := slack.Config{BotToken: sc.BotToken, APIURL: sc.APIURL}
+	ch, err := slack.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h, err := slackrespond.New(slackrespond.Config{Store: d.store, SigningSecret: sc.SigningSecret, API: ch.API(),
+	h, err := slack.NewHandler(slack.HandlerConfig{Store: d.store, SigningSecret: sc.SigningSecret, API: ch.API(),
 		Routes: func() *routing.Routes { return *d.routes }, Logger: d.log, Metrics: d.metrics})
 	if err != nil {
 		return nil, err
 	}
-	return &surface{channel: ch, check: slacknotify.CheckTarget,
-		routes: map[string]http.Handler{"POST " + slackrespond.Path: h}}, nil
+	return &surface{channel: ch, check: slack.CheckTarget,
+		routes: map[string]http.Handler{"POST " + slack.Path: h}}, nil
 }

@@ -9,10 +9,10 @@ import (
 
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/console"
-	"github.com/hitl-dev/hitl/notify/webhook"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface/console"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 // surface is one way of reaching people: the notifier's channel for it and, when people

@@ -2,7 +2,7 @@ package server
 
 import (
 	"github.com/hitl-dev/hitl/routing"
-	"github.com/hitl-dev/hitl/web"
+	"github.com/hitl-dev/hitl/surface/web"
 )
 
 // webSurface is the web inbox (/inbox): pages people answer requests on, reached from the

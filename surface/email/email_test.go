@@ -17,8 +17,8 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/email"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
+	"github.com/hitl-dev/hitl/surface/email"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 func newChannel(t *testing.T, srv *emailtest.Server, smtpURL string) *email.Channel {

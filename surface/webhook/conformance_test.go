@@ -7,7 +7,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/notify/notifytest"
-	"github.com/hitl-dev/hitl/notify/webhook"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 func TestConformance(t *testing.T) {

@@ -1,4 +1,4 @@
-package emaillinks
+package email
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
-	"github.com/hitl-dev/hitl/notify/email"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 )
@@ -25,8 +24,8 @@ import (
 // MaxComment caps a comment, in characters.
 const MaxComment = 10_000
 
-// Config of the handler.
-type Config struct {
+// LinksConfig of the action links' handler.
+type LinksConfig struct {
 	Store *store.Store // required
 	// LinkSecret verifies the links' tokens: the secret the email channel signed them with
 	// (HITL_LINK_SECRET). Required, at least linktoken.MinSecretLen bytes.
@@ -41,19 +40,20 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves /email/act. Create it with New.
-type Handler struct {
-	cfg Config
+// Links serves /email/act, the pages behind the action links of emails. Create it with
+// NewLinks.
+type Links struct {
+	cfg LinksConfig
 	log *slog.Logger
 }
 
-// New checks the config.
-func New(cfg Config) (*Handler, error) {
+// NewLinks checks the config.
+func NewLinks(cfg LinksConfig) (*Links, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("emaillinks: Store is required")
+		return nil, errors.New("email links: Store is required")
 	}
 	if len(cfg.LinkSecret) < linktoken.MinSecretLen {
-		return nil, errors.New("emaillinks: LinkSecret must be at least 16 bytes (HITL_LINK_SECRET)")
+		return nil, errors.New("email links: LinkSecret must be at least 16 bytes (HITL_LINK_SECRET)")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -61,19 +61,19 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger}, nil
+	return &Links{cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Routes are the patterns to mount on the responder's mux.
-func (h *Handler) Routes() map[string]http.Handler {
+func (h *Links) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
-		"GET " + email.ActionPath:  http.HandlerFunc(h.show),
-		"POST " + email.ActionPath: http.HandlerFunc(h.decide),
+		"GET " + ActionPath:  http.HandlerFunc(h.show),
+		"POST " + ActionPath: http.HandlerFunc(h.decide),
 	}
 }
 
 // ServeHTTP serves GET (and HEAD) with show and POST with decide.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Links) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		h.show(w, r)
@@ -89,12 +89,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type link struct {
 	claims   linktoken.Claims
 	req      *events.Request
-	action   email.Action
+	action   Action
 	identity string // the address, for people: "a@b.c"
 }
 
 // open verifies the token and reads the request. On failure it has written the page.
-func (h *Handler) open(w http.ResponseWriter, r *http.Request, token string) (*link, bool) {
+func (h *Links) open(w http.ResponseWriter, r *http.Request, token string) (*link, bool) {
 	claims, err := linktoken.Verify(h.cfg.LinkSecret, token, h.cfg.Now())
 	switch {
 	case errors.Is(err, linktoken.ErrExpired):
@@ -122,7 +122,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, token string) (*l
 	if req.Resolved() {
 		return l, true
 	}
-	action, ok := email.ActionFor(req.Input, claims.Option)
+	action, ok := ActionFor(req.Input, claims.Option)
 	if !ok {
 		h.render(w, http.StatusBadRequest, problem("This link is not valid",
 			"This link names an answer the request does not offer. Open the request from the email again."))
@@ -134,7 +134,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, token string) (*l
 
 // allowed checks the recipient against the request's approvers; on refusal it has written
 // a polite page and logged the attempt.
-func (h *Handler) allowed(ctx context.Context, w http.ResponseWriter, l *link, level slog.Level) bool {
+func (h *Links) allowed(ctx context.Context, w http.ResponseWriter, l *link, level slog.Level) bool {
 	var routes *routing.Routes
 	if h.cfg.Routes != nil {
 		routes = h.cfg.Routes()
@@ -152,7 +152,7 @@ func (h *Handler) allowed(ctx context.Context, w http.ResponseWriter, l *link, l
 }
 
 // show is GET: a confirmation page, or the outcome once resolved. It never decides.
-func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
+func (h *Links) show(w http.ResponseWriter, r *http.Request) {
 	l, ok := h.open(w, r, r.URL.Query().Get("token"))
 	if !ok {
 		return
@@ -168,7 +168,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide is POST: it answers, through the gate.
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
+func (h *Links) decide(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		h.render(w, http.StatusBadRequest, problem("Your answer was not recorded", "The form could not be read; open the link from the email again."))
@@ -194,7 +194,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, h.confirm(l, token, comment, "The comment is longer than 10 000 characters."))
 		return
 	}
-	data, respComment, err := email.Answer(l.req.Input, l.claims.Option, comment)
+	data, respComment, err := Answer(l.req.Input, l.claims.Option, comment)
 	if err != nil {
 		h.render(w, http.StatusBadRequest, problem("This link is not valid", err.Error()))
 		return
@@ -225,7 +225,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, outcome(resolved, "Thank you: your answer is recorded"))
 }
 
-func (h *Handler) storeProblem(w http.ResponseWriter, err error) {
+func (h *Links) storeProblem(w http.ResponseWriter, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		h.render(w, http.StatusNotFound, problem("Request not found", "The request this link belongs to no longer exists."))
 		return
@@ -251,10 +251,10 @@ func validationMessage(err error) string {
 
 // ---- pages ----
 
-//go:embed templates/style.css
+//go:embed templates/links/style.css
 var css string
 
-//go:embed templates/pages.html.tmpl
+//go:embed templates/links/pages.html.tmpl
 var pagesSrc string
 
 var (
@@ -266,9 +266,10 @@ var (
 	csp     = "default-src 'none'; style-src 'sha256-" + cssHash + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
-type requestView struct {
+// pageRequest is the request as the link pages show it.
+type pageRequest struct {
 	Title, Message string
-	Context        []email.Field
+	Context        []Field
 }
 
 type page struct {
@@ -276,9 +277,9 @@ type page struct {
 	Eyebrow  string
 	Heading  string
 	Sentence string
-	Request  *requestView
+	Request  *pageRequest
 	// confirm
-	Action          email.Action
+	Action          Action
 	Identity        string
 	Token           string
 	Comment         string
@@ -286,25 +287,25 @@ type page struct {
 	Error           string
 	Deadline        string
 	// outcome
-	Decision email.Decision
+	Decision Decision
 }
 
-func requestOf(r *events.Request) *requestView {
-	return &requestView{Title: r.Title, Message: strings.TrimSpace(r.Message), Context: email.ContextFields(r.Context)}
+func requestOf(r *events.Request) *pageRequest {
+	return &pageRequest{Title: r.Title, Message: strings.TrimSpace(r.Message), Context: ContextFields(r.Context)}
 }
 
-func (h *Handler) confirm(l *link, token, comment, errMsg string) page {
+func (h *Links) confirm(l *link, token, comment, errMsg string) page {
 	p := page{Kind: "confirm", Eyebrow: "Confirm your answer", Heading: "Confirm: " + l.action.Label,
 		Request: requestOf(l.req), Action: l.action, Identity: l.identity, Token: token, Comment: comment, Error: errMsg,
 		CommentRequired: l.req.Input.Type == input.Approval && l.claims.Option == "reject" && l.req.Input.RequireCommentOnReject}
 	if l.req.Deadline != nil {
-		p.Deadline = email.FormatTime(*l.req.Deadline)
+		p.Deadline = FormatTime(*l.req.Deadline)
 	}
 	return p
 }
 
 func outcome(r *events.Request, eyebrow string) page {
-	d := email.Decided(r)
+	d := Decided(r)
 	return page{Kind: "outcome", Eyebrow: eyebrow, Heading: r.Title, Request: requestOf(r), Decision: d,
 		Sentence: d.Sentence()}
 }
@@ -313,7 +314,7 @@ func problem(heading, sentence string) page {
 	return page{Kind: "problem", Eyebrow: "hitl", Heading: heading, Sentence: sentence}
 }
 
-func (h *Handler) render(w http.ResponseWriter, status int, p page) {
+func (h *Links) render(w http.ResponseWriter, status int, p page) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")

@@ -1,11 +1,3 @@
-// Package webhook delivers requests to HTTP endpoints as CloudEvents (structured JSON),
-// signed per the Standard Webhooks spec: webhook-id, webhook-timestamp and
-// webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>").
-//
-// The request_info event's data carries a respond_url with a signed, request-bound token,
-// so a bot can answer without other credentials:
-//
-//	curl -X POST "$respond_url" -d '{"data": {"approved": true}}'
 package webhook
 
 import (

@@ -1,20 +1,3 @@
-// Package slack is the responder's Slack edge: the handler of POST /slack/interactions,
-// where Slack sends button clicks (block_actions) and modal submissions (view_submission).
-//
-// Every request is checked before anything else is read: X-Slack-Request-Timestamp within
-// five minutes of now and X-Slack-Signature, "v0=" + hex HMAC-SHA256 of
-// "v0:{timestamp}:{raw body}" keyed with the app's signing secret; anything else gets 401.
-//
-// The person who clicked answers as "slack:@<user id>"; the channel the click came from,
-// "slack:#<name>" and "slack:#<id>", is a second identity, so a request assigned to
-// slack:#ops may be answered by anyone in #ops. routing.Routes.Allows decides. Answers go
-// through store.CheckAnswer and the first-wins gate (store.Respond), as on the REST API.
-// People who may not answer, and clicks after the request resolved, get a polite reply only
-// they see. The message itself is edited by the notifier when the request resolves
-// (notify/slack), so it changes the same way whichever surface answered.
-//
-// Slack waits three seconds for an answer: the handler does its work within Config.Budget
-// and then answers 200 (with the modal's field errors, for a submission that fails).
 package slack
 
 import (
@@ -33,7 +16,6 @@ import (
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/metrics"
-	slacknotify "github.com/hitl-dev/hitl/notify/slack"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 )
@@ -41,17 +23,17 @@ import (
 // Path is where Slack's interactivity request URL points.
 const Path = "/slack/interactions"
 
-// Config of the handler.
-type Config struct {
+// HandlerConfig of the interactions handler.
+type HandlerConfig struct {
 	Store *store.Store // required
 	// SigningSecret verifies that requests come from Slack (HITL_SLACK_SIGNING_SECRET).
 	// Required.
 	SigningSecret string
-	// API opens modals and posts replies only the clicker sees (notify/slack's
-	// Config.Client). Required.
+	// API opens modals and posts replies only the clicker sees (Config.Client, or
+	// Channel.API). Required.
 	API *slackgo.Client
 	// Routes decides who may answer; it is called on every interaction, so it may be set
-	// after New. Nil (or returning nil): the request's own assignees and approvers may,
+	// after NewHandler. Nil (or returning nil): the request's own assignees and approvers may,
 	// without groups.
 	Routes func() *routing.Routes
 	// MaxBody caps request bodies. Default 1 MiB.
@@ -65,13 +47,13 @@ type Config struct {
 
 // Handler serves POST /slack/interactions. It is safe for concurrent use.
 type Handler struct {
-	cfg    Config
+	cfg    HandlerConfig
 	log    *slog.Logger
 	noGrps *routing.Routes
 }
 
-// New checks the config.
-func New(cfg Config) (*Handler, error) {
+// NewHandler checks the config.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	var errs []error
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("slack interactions: Store is required"))
@@ -199,7 +181,7 @@ const (
 
 // AlreadyDecided is the reply to a click on a request that has resolved.
 func AlreadyDecided(r *events.Request) string {
-	by := slacknotify.Responder(r)
+	by := Responder(r)
 	switch r.Status {
 	case events.StatusTimedOut:
 		return "Already decided: this request timed out."
@@ -212,7 +194,7 @@ func AlreadyDecided(r *events.Request) string {
 	if by == "" {
 		by = "someone else"
 	}
-	return "Already decided by " + by + " (" + strings.TrimSpace(strings.SplitN(slacknotify.Outcome(r), " by ", 2)[0]) + ")."
+	return "Already decided by " + by + " (" + strings.TrimSpace(strings.SplitN(Outcome(r), " by ", 2)[0]) + ")."
 }
 
 func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallback) {
@@ -220,7 +202,7 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 		return
 	}
 	act := ic.ActionCallback.BlockActions[0]
-	rid, choice, ok := slacknotify.ParseActionID(act.ActionID)
+	rid, choice, ok := ParseActionID(act.ActionID)
 	if !ok {
 		return // not one of ours
 	}
@@ -248,25 +230,25 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 	}
 	var data json.RawMessage
 	switch choice {
-	case slacknotify.ChoiceForm, slacknotify.ChoiceFormReject:
+	case ChoiceForm, ChoiceFormReject:
 		view := modal(req, choice, meta{RequestID: req.ID, ChannelID: ic.Channel.ID, ChannelName: ic.Channel.Name, ResponseURL: ic.ResponseURL})
 		if _, err := h.cfg.API.OpenViewContext(ctx, ic.TriggerID, view); err != nil {
 			log.Error("slack: open the answer form", slog.Any("err", err))
-			reply("Sorry, the form could not be opened (" + slacknotify.Escape(err.Error()) + "). Please try again.")
+			reply("Sorry, the form could not be opened (" + Escape(err.Error()) + "). Please try again.")
 		}
 		return
-	case slacknotify.ChoiceApprove:
+	case ChoiceApprove:
 		data = json.RawMessage(`{"approved":true}`)
-	case slacknotify.ChoiceReject:
+	case ChoiceReject:
 		data = json.RawMessage(`{"approved":false}`)
-	case slacknotify.ChoiceYes:
+	case ChoiceYes:
 		data = json.RawMessage(`true`)
-	case slacknotify.ChoiceNo:
+	case ChoiceNo:
 		data = json.RawMessage(`false`)
-	case slacknotify.ChoiceSkip:
+	case ChoiceSkip:
 		data = json.RawMessage(`null`)
 	default:
-		if !strings.HasPrefix(choice, slacknotify.ChoiceOption) {
+		if !strings.HasPrefix(choice, ChoiceOption) {
 			log.Warn("slack click: unknown choice", slog.String("choice", choice))
 			return
 		}
@@ -277,7 +259,7 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 	if err := store.CheckAnswer(req, &resp); err != nil {
 		var ve *input.ValidationError
 		if errors.As(err, &ve) {
-			reply("That answer does not fit this request: " + slacknotify.Escape(describeErrors(ve)))
+			reply("That answer does not fit this request: " + Escape(describeErrors(ve)))
 			return
 		}
 		log.Error("slack click: check answer", slog.Any("err", err))

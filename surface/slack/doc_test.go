@@ -12,7 +12,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-	"github.com/hitl-dev/hitl/notify/slack"
+	"github.com/hitl-dev/hitl/surface/slack"
 )
 
 var update = flag.Bool("update", false, "rewrite the Block Kit samples in docs/slack.md")
@@ -68,7 +68,7 @@ func TestDocSamples(t *testing.T) {
 			continue
 		}
 		if m[2] != b {
-			t.Errorf("%s: the %s JSON is not what the code emits; run go test ./notify/slack/ -run DocSamples -update\ncode emits:\n%s", docPath, name, b)
+			t.Errorf("%s: the %s JSON is not what the code emits; run go test ./surface/slack/ -run DocSamples -update\ncode emits:\n%s", docPath, name, b)
 		}
 	}
 	if *update {

@@ -8,7 +8,6 @@ import (
 
 	slackgo "github.com/slack-go/slack"
 
-	"github.com/hitl-dev/hitl/internal/consume"
 	"github.com/hitl-dev/hitl/notify"
 )
 
@@ -34,7 +33,7 @@ func classify(method string, err error) error {
 	var sc slackgo.StatusCodeError
 	switch {
 	case errors.As(err, &rl):
-		return consume.RetryAfter(max(rl.RetryAfter, time.Second), fmt.Errorf("slack %s: rate limited: %w", method, err))
+		return notify.RetryAfter(max(rl.RetryAfter, time.Second), fmt.Errorf("slack %s: rate limited: %w", method, err))
 	case errors.As(err, &se):
 		if transient[se.Err] {
 			return fmt.Errorf("slack %s: %s", method, se.Err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 // TestEmailScreenshot renders the request email in headless Chromium and writes

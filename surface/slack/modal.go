@@ -13,7 +13,6 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-	slacknotify "github.com/hitl-dev/hitl/notify/slack"
 )
 
 // The modal's callback_id, input block ids and the action_id of every input element.
@@ -50,17 +49,6 @@ func plain(s string) *slackgo.TextBlockObject {
 	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, true, false)
 }
 
-func mrkdwn(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
 // modal is the form that answers req, its inputs built from the input spec. preset is the
 // choice of the button that opened it (ChoiceFormReject picks "reject").
 func modal(req *events.Request, preset string, m meta) slackgo.ModalViewRequest {
@@ -69,9 +57,9 @@ func modal(req *events.Request, preset string, m meta) slackgo.ModalViewRequest 
 		m.ResponseURL = ""
 		md, _ = json.Marshal(m)
 	}
-	intro := "*" + slacknotify.Escape(truncate(strings.Join(strings.Fields(req.Title), " "), 300)) + "*"
+	intro := "*" + Escape(truncate(strings.Join(strings.Fields(req.Title), " "), 300)) + "*"
 	if msg := strings.TrimSpace(req.Message); msg != "" {
-		intro += "\n" + truncate(slacknotify.Mrkdwn(msg), 2500)
+		intro += "\n" + truncate(Mrkdwn(msg), 2500)
 	}
 	blocks := []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(intro), nil, nil, slackgo.SectionBlockOptionBlockID("hitl.intro"))}
 	blocks = append(blocks, inputs(req.Input, preset)...)
@@ -156,9 +144,9 @@ func yesNo() []*slackgo.OptionBlockObject {
 func inputs(s input.Spec, preset string) []slackgo.Block {
 	switch s.Type {
 	case input.Approval:
-		approve, reject := slacknotify.ApprovalLabels(s)
+		approve, reject := ApprovalLabels(s)
 		radio := slackgo.NewRadioButtonsBlockElement(valueAction, option("approve", approve, ""), option("reject", reject, ""))
-		if preset == slacknotify.ChoiceFormReject {
+		if preset == ChoiceFormReject {
 			radio.InitialOption = radio.Options[1]
 		}
 		commentHint := ""
@@ -169,7 +157,7 @@ func inputs(s input.Spec, preset string) []slackgo.Block {
 			inputBlock(blockAnswer, "Decision", "", false, radio),
 			inputBlock(blockComment, "Comment", commentHint, true, textInput(true)),
 		}
-		if slacknotify.Editable(s) {
+		if Editable(s) {
 			el := textInput(true)
 			if p := pretty(s.Proposed); p != "" && utf8.RuneCountInString(p) <= maxInputChars {
 				el = el.WithInitialValue(p)
@@ -314,7 +302,7 @@ func readSubmission(spec input.Spec, st state) *submission {
 		if c := st.text(blockComment); strings.TrimSpace(c) != "" {
 			a["comment"] = c
 		}
-		if slacknotify.Editable(spec) {
+		if Editable(spec) {
 			if t := strings.TrimSpace(st.text(blockEdited)); t != "" {
 				if !json.Valid([]byte(t)) {
 					sub.fail(blockEdited, "This is not valid JSON.")

@@ -1,17 +1,3 @@
-// Package slack is the Slack channel: it posts each request to a channel ("slack:#ops") or
-// a person ("slack:@U0123ABCD", in the app's direct messages) as a Block Kit message, and
-// edits that message when the request resolves, wherever it was answered, to show the
-// outcome, who answered and when, with the buttons gone.
-//
-// Approvals, booleans and selects get one button per choice; every other type (and
-// free-form extras such as a comment on a rejection) gets an "Answer…" button that opens a
-// modal. The buttons' action_ids carry the request id (ActionID), so the interactions
-// handler (respond/slack) needs no state of its own.
-//
-// Errors follow notify.Channel: Slack errors no retry can fix (channel_not_found,
-// not_in_channel, invalid_auth, invalid_blocks, ...) wrap notify.ErrPermanent; rate limits
-// (HTTP 429, "ratelimited") are retried after Slack's Retry-After; 5xx and network errors
-// are retried with backoff.
 package slack
 
 import (

@@ -22,10 +22,9 @@ import (
 	"github.com/hitl-dev/hitl/internal/slackfake"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
-	slacknotify "github.com/hitl-dev/hitl/notify/slack"
-	slackrespond "github.com/hitl-dev/hitl/respond/slack"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface/slack"
 )
 
 const (
@@ -39,9 +38,9 @@ var (
 	mallory = slackfake.User{ID: "U0MALLORY", Name: "mallory"}
 )
 
-// bundle is hitl with Slack on a real JetStream: orchestrator, notifier (Slack channel
+// handlerBundle is hitl with Slack on a real JetStream: orchestrator, notifier (Slack channel
 // against the fake) and the interactions handler.
-type bundle struct {
+type handlerBundle struct {
 	st      *store.Store
 	fake    *slackfake.Server
 	url     string // the interactions endpoint
@@ -49,7 +48,7 @@ type bundle struct {
 	metrics *prometheus.Registry
 }
 
-func setup(t *testing.T, register func(reg *hitl.Registry)) *bundle {
+func setupHandler(t *testing.T, register func(reg *hitl.Registry)) *handlerBundle {
 	t.Helper()
 	env := natstest.Single(t)
 	_, js := env.Connect(t)
@@ -60,7 +59,7 @@ func setup(t *testing.T, register func(reg *hitl.Registry)) *bundle {
 	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fake := slackfake.New(t, botToken)
 	fake.AddChannel("ops")
-	ch, err := slacknotify.New(slacknotify.Config{BotToken: botToken, APIURL: fake.APIURL})
+	ch, err := slack.New(slack.Config{BotToken: botToken, APIURL: fake.APIURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +69,13 @@ func setup(t *testing.T, register func(reg *hitl.Registry)) *bundle {
 	}
 	preg := prometheus.NewRegistry()
 	m := metrics.New(preg)
-	h, err := slackrespond.New(slackrespond.Config{Store: st, SigningSecret: signingSecret, API: ch.API(),
+	h, err := slack.NewHandler(slack.HandlerConfig{Store: st, SigningSecret: signingSecret, API: ch.API(),
 		Routes: func() *routing.Routes { return routes }, Logger: log, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST "+slackrespond.Path, h)
+	mux.Handle("POST "+slack.Path, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -98,7 +97,7 @@ func setup(t *testing.T, register func(reg *hitl.Registry)) *bundle {
 	go func() { _ = o.Run(ctx); done <- struct{}{} }()
 	go func() { _ = n.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
-	return &bundle{st: st, fake: fake, url: srv.URL + slackrespond.Path, reg: reg, metrics: preg}
+	return &handlerBundle{st: st, fake: fake, url: srv.URL + slack.Path, reg: reg, metrics: preg}
 }
 
 type tWriter struct{ t *testing.T }
@@ -120,7 +119,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // ask creates a standalone request and waits for its Slack message.
-func (b *bundle) ask(t *testing.T, r *events.Request) slackfake.Message {
+func (b *handlerBundle) ask(t *testing.T, r *events.Request) slackfake.Message {
 	t.Helper()
 	r.ID = uuid.NewString()
 	if r.Title == "" {
@@ -136,7 +135,7 @@ func (b *bundle) ask(t *testing.T, r *events.Request) slackfake.Message {
 }
 
 // message waits for the message that asks request id.
-func (b *bundle) message(t *testing.T, id string) slackfake.Message {
+func (b *handlerBundle) message(t *testing.T, id string) slackfake.Message {
 	t.Helper()
 	var msg slackfake.Message
 	waitFor(t, "the Slack message of "+id, func() bool {
@@ -151,7 +150,7 @@ func (b *bundle) message(t *testing.T, id string) slackfake.Message {
 	return msg
 }
 
-func (b *bundle) click(t *testing.T, m slackfake.Message, u slackfake.User, label string) slackfake.Interaction {
+func (b *handlerBundle) click(t *testing.T, m slackfake.Message, u slackfake.User, label string) slackfake.Interaction {
 	t.Helper()
 	i, err := b.fake.Click(m.Channel, m.TS, u, label)
 	if err != nil {
@@ -161,12 +160,12 @@ func (b *bundle) click(t *testing.T, m slackfake.Message, u slackfake.User, labe
 }
 
 // send posts an interaction signed now and returns the status and body.
-func (b *bundle) send(t *testing.T, i slackfake.Interaction) (int, string) {
+func (b *handlerBundle) send(t *testing.T, i slackfake.Interaction) (int, string) {
 	t.Helper()
 	return b.do(t, i.Request(context.Background(), b.url, signingSecret))
 }
 
-func (b *bundle) do(t *testing.T, req *http.Request) (int, string) {
+func (b *handlerBundle) do(t *testing.T, req *http.Request) (int, string) {
 	t.Helper()
 	start := time.Now()
 	res, err := http.DefaultClient.Do(req)
@@ -181,7 +180,7 @@ func (b *bundle) do(t *testing.T, req *http.Request) (int, string) {
 	return res.StatusCode, string(body)
 }
 
-func (b *bundle) request(t *testing.T, id string) *events.Request {
+func (b *handlerBundle) request(t *testing.T, id string) *events.Request {
 	t.Helper()
 	r, _, err := b.st.Request(context.Background(), id)
 	if err != nil {
@@ -200,7 +199,7 @@ func requestID(t *testing.T, m slackfake.Message) string {
 	_ = json.Unmarshal(m.Blocks, &blocks)
 	for _, b := range blocks {
 		for _, e := range b.Elements {
-			if id, _, ok := slacknotify.ParseActionID(e.ActionID); ok {
+			if id, _, ok := slack.ParseActionID(e.ActionID); ok {
 				return id
 			}
 		}
@@ -209,7 +208,7 @@ func requestID(t *testing.T, m slackfake.Message) string {
 	return ""
 }
 
-func (b *bundle) ephemerals(user string) []slackfake.Ephemeral {
+func (b *handlerBundle) ephemerals(user string) []slackfake.Ephemeral {
 	var out []slackfake.Ephemeral
 	for _, e := range b.fake.Ephemerals() {
 		if e.User == user {
@@ -221,7 +220,7 @@ func (b *bundle) ephemerals(user string) []slackfake.Ephemeral {
 
 func TestRefusesUnsignedRequests(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Approval}})
 	id := requestID(t, m)
 	click := b.click(t, m, alice, "Approve")
@@ -282,7 +281,7 @@ type deployed struct {
 
 func TestClickAnswersRunAndUpdatesMessageOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(reg *hitl.Registry) {
+	b := setupHandler(t, func(reg *hitl.Registry) {
 		hitl.Register(reg, "deploy", func(ctx context.Context, in struct{}) (deployed, error) {
 			a, err := hitl.Ask[input.ApprovalAnswer](ctx, hitl.Request{Title: "Deploy billing 1.4?",
 				Message: "All checks passed. **12 files** changed.", Context: map[string]any{"service": "billing", "risk": "low"},
@@ -379,7 +378,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 func TestUnlistedUserIsRefusedPolitely(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	// Sent to #ops, but only the leads may decide.
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Approval}, Approvers: []string{"group:leads"}})
 	id := requestID(t, m)
@@ -407,7 +406,7 @@ func TestUnlistedUserIsRefusedPolitely(t *testing.T) {
 
 func TestClickAfterResolutionSaysWhoDecided(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Select,
 		Options: []input.Option{{ID: "original", Label: "Original payment"}, {ID: "store_credit", Label: "Store credit"}}}})
 	id := requestID(t, m)
@@ -433,7 +432,7 @@ func TestClickAfterResolutionSaysWhoDecided(t *testing.T) {
 }
 
 // submit sends a view_submission and decodes the answer: nil errors mean the modal closed.
-func (b *bundle) submit(t *testing.T, viewID string, u slackfake.User, values map[string][]string) map[string]string {
+func (b *handlerBundle) submit(t *testing.T, viewID string, u slackfake.User, values map[string][]string) map[string]string {
 	t.Helper()
 	i, err := b.fake.Submit(viewID, u, values)
 	if err != nil {
@@ -457,7 +456,7 @@ func (b *bundle) submit(t *testing.T, viewID string, u slackfake.User, values ma
 }
 
 // openModal clicks label and returns the modal that opened.
-func (b *bundle) openModal(t *testing.T, m slackfake.Message, u slackfake.User, label string) slackfake.View {
+func (b *handlerBundle) openModal(t *testing.T, m slackfake.Message, u slackfake.User, label string) slackfake.View {
 	t.Helper()
 	before := len(b.fake.Views())
 	if status, _ := b.send(t, b.click(t, m, u, label)); status != http.StatusOK {
@@ -472,7 +471,7 @@ func (b *bundle) openModal(t *testing.T, m slackfake.Message, u slackfake.User, 
 
 func TestModalShowsFieldErrorsThenResolves(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	minLen := 3
 	m := b.ask(t, &events.Request{Title: "Ticket for the incident?",
 		Input: input.Spec{Type: input.Text, MinLength: &minLen, Pattern: `^[A-Z]{2,4}-[0-9]+$`}})
@@ -511,7 +510,7 @@ func TestModalShowsFieldErrorsThenResolves(t *testing.T) {
 
 func TestRejectNeedsAComment(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Approval, RequireCommentOnReject: true}})
 	id := requestID(t, m)
 	v := b.openModal(t, m, alice, "Reject…")
@@ -544,7 +543,7 @@ func TestRejectNeedsAComment(t *testing.T) {
 
 func TestFormModal(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Form, Fields: []input.Field{
 		{ID: "budget", Type: input.FieldNumber, Name: "Approved budget (USD)"},
 		{ID: "notes", Type: input.FieldString, Name: "Notes"},
@@ -568,7 +567,7 @@ func TestFormModal(t *testing.T) {
 
 func TestMultiselectModalErrors(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	one, two := 1, 2
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.MultiSelect, MinPicks: &one, MaxPicks: &two,
 		Options: []input.Option{{ID: "email", Label: "Email"}, {ID: "sms", Label: "SMS"}, {ID: "push", Label: "Push"}}}})
@@ -588,7 +587,7 @@ func TestMultiselectModalErrors(t *testing.T) {
 
 func TestTimeoutUpdatesTheMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Approval}, Timeout: events.Duration(time.Second)})
 	id := requestID(t, m)
 	late := b.click(t, m, alice, "Approve") // made on the message as it was, sent after the timeout
@@ -608,7 +607,7 @@ func TestTimeoutUpdatesTheMessage(t *testing.T) {
 
 func TestSkipButton(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setupHandler(t, nil)
 	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Boolean, Skippable: true}})
 	id := requestID(t, m)
 	if got := strings.Join(slackfake.Buttons(m.Blocks), ","); got != "Yes,No,Skip" {

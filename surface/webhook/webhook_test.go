@@ -19,9 +19,9 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/webhook"
 	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -3,9 +3,9 @@ package email_test
 import (
 	"testing"
 
-	"github.com/hitl-dev/hitl/notify/email"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
 	"github.com/hitl-dev/hitl/notify/notifytest"
+	"github.com/hitl-dev/hitl/surface/email"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
 const secret = "email-test-link-secret"

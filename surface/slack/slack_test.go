@@ -11,18 +11,17 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-	"github.com/hitl-dev/hitl/internal/consume"
 	"github.com/hitl-dev/hitl/internal/slackfake"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/slack"
+	"github.com/hitl-dev/hitl/surface/slack"
 )
 
-type bundle struct {
+type channelBundle struct {
 	fake *slackfake.Server
 	ch   *slack.Channel
 }
 
-func setup(t *testing.T) bundle {
+func setupChannel(t *testing.T) channelBundle {
 	t.Helper()
 	fake := slackfake.New(t, token)
 	fake.AddChannel("ops")
@@ -30,7 +29,7 @@ func setup(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle{fake: fake, ch: ch}
+	return channelBundle{fake: fake, ch: ch}
 }
 
 func approval(id string) *events.Request {
@@ -52,7 +51,7 @@ func TestCheckTarget(t *testing.T) {
 
 func TestPostToChannelReturnsRef(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupChannel(t)
 	ref, err := b.ch.Post(context.Background(), notify.Delivery{Request: approval("r1"), Target: "#ops"})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +71,7 @@ func TestPostToChannelReturnsRef(t *testing.T) {
 
 func TestPostToUserOpensDM(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupChannel(t)
 	ref, err := b.ch.Post(context.Background(), notify.Delivery{Request: approval("r2"), Target: "@U0123ABCD"})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +88,7 @@ func TestPostToUserOpensDM(t *testing.T) {
 
 func TestUpdateShowsOutcomeWithoutButtons(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupChannel(t)
 	ctx := context.Background()
 	req := approval("r3")
 	ref, err := b.ch.Post(ctx, notify.Delivery{Request: req, Target: "#ops"})
@@ -119,7 +118,7 @@ func TestUpdateShowsOutcomeWithoutButtons(t *testing.T) {
 
 func TestUpdateWithoutRefIsPermanent(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setupChannel(t)
 	err := b.ch.Update(context.Background(), notify.Delivery{Request: approval("r4"), Target: "#ops"})
 	if !errors.Is(err, notify.ErrPermanent) {
 		t.Fatalf("err = %v, want ErrPermanent", err)
@@ -134,7 +133,7 @@ func TestSlackErrors(t *testing.T) {
 		token     string
 		breakIt   func(*slackfake.Server)
 		permanent bool
-		retryIn   time.Duration // a consume.RetryError with at least this delay
+		retryIn   time.Duration // a notify.RetryError with at least this delay
 		contains  string
 	}{
 		{name: "unknown channel", target: "#nowhere", permanent: true, contains: "channel_not_found"},
@@ -165,7 +164,7 @@ func TestSlackErrors(t *testing.T) {
 			if got := errors.Is(err, notify.ErrPermanent); got != tc.permanent {
 				t.Fatalf("permanent = %v, want %v (%v)", got, tc.permanent, err)
 			}
-			var re *consume.RetryError
+			var re *notify.RetryError
 			if tc.retryIn > 0 && (!errors.As(err, &re) || re.Delay < tc.retryIn) {
 				t.Fatalf("err = %v, want a retry after %s", err, tc.retryIn)
 			}

@@ -1,5 +1,3 @@
-// Package console is the channel of `hitl dev`: it writes each request, and the command that
-// answers it, to a terminal.
 package console
 
 import (

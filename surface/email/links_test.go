@@ -1,4 +1,4 @@
-package emaillinks_test
+package email_test
 
 import (
 	"bytes"
@@ -21,19 +21,18 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/hitl-dev/hitl/emaillinks"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/notify"
-	"github.com/hitl-dev/hitl/notify/email"
-	"github.com/hitl-dev/hitl/notify/email/emailtest"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface/email"
+	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
 
-const secret = "emaillinks-test-link-secret"
+const linksSecret = "emaillinks-test-link-secret"
 
 // fixture is a real JetStream, the notifier with the email channel sending to a real SMTP
 // server in-process, and the link handler behind the public URL.
@@ -44,7 +43,7 @@ type fixture struct {
 	logs *syncBuffer
 }
 
-func setup(t *testing.T) *fixture {
+func setupLinks(t *testing.T) *fixture {
 	t.Helper()
 	env := natstest.Single(t)
 	_, js := env.Connect(t)
@@ -58,7 +57,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	links, err := emaillinks.New(emaillinks.Config{Store: st, LinkSecret: []byte(secret),
+	links, err := email.NewLinks(email.LinksConfig{Store: st, LinkSecret: []byte(linksSecret),
 		Routes: func() *routing.Routes { return routes }, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +68,12 @@ func setup(t *testing.T) *fixture {
 	}
 	f.web = httptest.NewServer(mux)
 	t.Cleanup(f.web.Close)
-	ch, err := email.New(email.Config{SMTPURL: f.smtp.URL(), From: "hitl <hitl@example.com>", PublicURL: f.web.URL, LinkSecret: []byte(secret)})
+	ch, err := email.New(email.Config{SMTPURL: f.smtp.URL(), From: "hitl <hitl@example.com>", PublicURL: f.web.URL, LinkSecret: []byte(linksSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := notify.New(notify.Config{Store: st, Channels: []notify.Channel{ch}, Routes: routes,
-		LinkSecret: []byte(secret), PublicURL: f.web.URL, Logger: log})
+		LinkSecret: []byte(linksSecret), PublicURL: f.web.URL, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +192,7 @@ func tamper(link string) string {
 
 func TestEmailApprovalLinkFlow(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
+	f := setupLinks(t)
 	ctx := context.Background()
 	r := &events.Request{Title: "Refund order A-1001?", Message: "Arrived damaged.",
 		Context: map[string]any{"amount": "120.00 EUR"}, Input: input.Spec{Type: input.Approval, RequireCommentOnReject: true},
@@ -248,14 +247,14 @@ func TestEmailApprovalLinkFlow(t *testing.T) {
 	// Tampered and expired tokens: clear 4xx pages, nothing decided.
 	get(t, tamper(approve)).want(t, http.StatusBadRequest, "This link is not valid")
 	submit(t, tamper(approve), tokenOf(tamper(approve)), "").want(t, http.StatusBadRequest, "This link is not valid")
-	expired, err := linktoken.Sign([]byte(secret), linktoken.Claims{RequestID: r.ID, Subject: "email:alice@example.com",
+	expired, err := linktoken.Sign([]byte(linksSecret), linktoken.Claims{RequestID: r.ID, Subject: "email:alice@example.com",
 		Expires: time.Now().Add(-time.Minute).Unix(), Option: "approve"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	get(t, f.web.URL+email.ActionPath+"?token="+expired).want(t, http.StatusGone, "This link has expired")
 	submit(t, f.web.URL+email.ActionPath, expired, "").want(t, http.StatusGone, "This link has expired")
-	generic, _ := linktoken.Sign([]byte(secret), linktoken.Claims{RequestID: r.ID, Subject: "email:alice@example.com", Expires: time.Now().Add(time.Hour).Unix()})
+	generic, _ := linktoken.Sign([]byte(linksSecret), linktoken.Claims{RequestID: r.ID, Subject: "email:alice@example.com", Expires: time.Now().Add(time.Hour).Unix()})
 	get(t, f.web.URL+email.ActionPath+"?token="+generic).want(t, http.StatusBadRequest, "does not answer anything by itself")
 
 	// Reject needs a reason here: the page says so, and a blank one is refused.
@@ -314,7 +313,7 @@ func tokenOf(link string) string {
 
 func TestEmailSelectAndBooleanLinks(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
+	f := setupLinks(t)
 	sel := f.ask(t, &events.Request{Title: "Refund method?", Assignees: []string{"email:carol@example.com"},
 		Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "card", Label: "Card"}, {ID: "store_credit", Label: "Store credit", Description: "valid 1 year"}}}})
 	m := sel["carol@example.com"]
@@ -339,7 +338,7 @@ func TestEmailSelectAndBooleanLinks(t *testing.T) {
 
 func TestEmailNoFormTypesLinkToTheInbox(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
+	f := setupLinks(t)
 	m := f.ask(t, &events.Request{Title: "New amount?", Assignees: []string{"email:dan@example.com"}, Input: input.Spec{Type: input.Text}})["dan@example.com"]
 	links := m.Links()
 	if len(links) != 1 || !strings.HasPrefix(links[0], f.web.URL+"/inbox/requests/"+m.RequestID()+"?token=") || m.Link("Answer in your browser") == "" {
@@ -375,12 +374,12 @@ func TestEmailScreenshotConfirmPage(t *testing.T) {
 	if !emailtest.ScreenshotsWanted() {
 		t.Skip("HITL_SCREENSHOTS=1 writes docs/img/email-confirm.png")
 	}
-	f := setup(t)
+	f := setupLinks(t)
 	m := f.ask(t, &events.Request{Title: "Refund 120.00 EUR for order A-1001?",
 		Message: "The customer reports the parcel arrived damaged and sent photos.",
 		Context: map[string]any{"order": "A-1001", "amount": "120.00 EUR"}, Assignees: []string{"email:agent@example.com"},
 		Input: input.Spec{Type: input.Approval, RequireCommentOnReject: true}})["agent@example.com"]
-	emailtest.Screenshot(t, m.Link("Reject"), "../docs/img/email-confirm.png", 800)
+	emailtest.Screenshot(t, m.Link("Reject"), "../../docs/img/email-confirm.png", 800)
 	if got := f.request(t, m.RequestID()); got.Status != events.StatusPending {
 		t.Fatalf("opening the page decided the request: %s", got.Status)
 	}

@@ -1,5 +1,7 @@
-// Package web is the web inbox: HTML pages, served by the responder, where people see the
-// requests waiting for them and answer them with a plain form. It needs no JavaScript.
+// Package web is the web surface, the inbox: HTML pages, served by the responder, where
+// people see the requests waiting for them and answer them with a plain form. It needs no
+// JavaScript. It has no channel of its own: it is the answering half that other surfaces'
+// links lead to (an email's "Answer in your browser").
 //
 // Pages (all under /inbox):
 //

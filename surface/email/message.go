@@ -19,18 +19,18 @@ import (
 	"github.com/hitl-dev/hitl/internal/linktoken"
 )
 
-// ActionPath is where action links point, under the public URL; package emaillinks serves it.
+// ActionPath is where action links point, under the public URL; Links serves it.
 const ActionPath = "/email/act"
 
 // FormPath is the web form of one request, under the public URL ("/inbox/requests/{id}").
 const FormPath = "/inbox/requests/"
 
-//go:embed templates
+//go:embed templates/mail
 var templateFS embed.FS
 
 var (
-	htmlTemplates = htmltemplate.Must(htmltemplate.New("").ParseFS(templateFS, "templates/*.html.tmpl"))
-	textTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/*.txt.tmpl"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.New("").ParseFS(templateFS, "templates/mail/*.html.tmpl"))
+	textTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/mail/*.txt.tmpl"))
 )
 
 // Button styles: inline, because many mail clients drop <style>.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hitl-dev/hitl/internal/slackfake"
 	"github.com/hitl-dev/hitl/notify/notifytest"
-	"github.com/hitl-dev/hitl/notify/slack"
+	"github.com/hitl-dev/hitl/surface/slack"
 )
 
 const token = "xoxb-test-token"

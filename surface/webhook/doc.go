@@ -1,0 +1,12 @@
+// Package webhook is the webhook surface: it delivers requests to HTTP endpoints as
+// CloudEvents (structured JSON), signed per the Standard Webhooks spec: webhook-id,
+// webhook-timestamp and webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>").
+// Callbacks posts the resolved event of standalone requests to their callback_url, signed
+// the same way.
+//
+// Its answering half is the REST API (package respond): the request_info event's data
+// carries a respond_url with a signed, request-bound token, so a bot can answer without
+// other credentials:
+//
+//	curl -X POST "$respond_url" -d '{"data": {"approved": true}}'
+package webhook
