@@ -20,6 +20,7 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// Workflows, if set, reports whether a workflow is registered; while Workflow is not,
 	// start_job answers 503 and availability "unavailable". Nil assumes it is.
 	Workflows func(name string) bool
+	// Routes decide who may answer, as on every surface; job API callers hold an API token
+	// and answer as operators. Default: none.
+	Routes func() *routing.Routes
 	// MaxBody caps request bodies. Default 1 MiB.
 	MaxBody int64
 	Logger  *slog.Logger     // default: discard
@@ -99,9 +103,10 @@ var Paths = []string{"/start_job", "/status", "/provide_input", "/availability",
 
 // Server serves the job API. It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	routes map[string]route
+	cfg     Config
+	log     *slog.Logger
+	routes  map[string]route
+	answers *store.Answerer
 }
 
 type route struct {
@@ -117,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String("api", "job"))}
+	s.answers = &store.Answerer{Store: cfg.Store, Routes: cfg.Routes, Metrics: cfg.Metrics, Logger: s.log}
 	s.routes = map[string]route{
 		"/start_job":     {method: http.MethodPost, h: s.startJob},
 		"/status":        {method: http.MethodGet, h: s.status},
@@ -461,17 +467,20 @@ func (s *Server) provideInput(w http.ResponseWriter, r *http.Request) *apiError 
 	if err != nil {
 		return validationFailed("input_data does not match the input schema", err, func(p string) string { return p })
 	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered, Data: data, Responder: Responder}
-	if err := store.CheckAnswer(req, &resp); err != nil {
+	resolved, err := s.answers.Answer(ctx, store.Answer{RequestID: req.ID, Request: req, Identities: []string{routing.Operator},
+		Responder: Responder, Data: data, Via: "jobapi"})
+	var ve *input.ValidationError
+	switch {
+	case errors.As(err, &ve):
 		return validationFailed("input_data does not match the input schema", err, func(p string) string {
 			return answerPath(req.Input, p)
 		})
-	}
-	resolved, err := s.cfg.Store.Respond(ctx, resp)
-	if err != nil {
+	case errors.Is(err, store.ErrAlreadyResolved):
+		return errorf(http.StatusConflict, "already_resolved", "request "+req.ID+" of this job is already resolved")
+	case err != nil:
 		return storeError(err, "the request")
 	}
-	s.cfg.Metrics.RequestResolved(resolved)
+	resp := resolved.Response
 	s.log.Info("job input provided", slog.String("job_id", run.ID), slog.String("request_id", req.ID))
 	writeJSON(w, http.StatusOK, ProvideInputResponse{InputHash: resp.InputHash, Signature: Sign(s.cfg.LinkSecret, resp.InputHash),
 		JobID: run.ID, RequestID: req.ID})

@@ -53,9 +53,10 @@ type Config struct {
 
 // Server serves the REST API.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	answers *store.Answerer
 }
 
 // New checks the config and builds the routes.
@@ -75,7 +76,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		answers: &store.Answerer{Store: cfg.Store, Routes: func() *routing.Routes { return cfg.Routes }, Metrics: cfg.Metrics, Logger: cfg.Logger}}
 	s.route("POST /v1/requests", s.createRequest)
 	s.route("GET /v1/requests", s.listRequests)
 	s.route("GET /v1/requests/{id}", s.getRequest)
@@ -410,45 +412,42 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, c caller) *apiE
 	if len(b.Responder) > 200 || len(b.Comment) > 10_000 {
 		return errorf(http.StatusBadRequest, "invalid_request", "responder (200) or comment (10000 bytes) is too long")
 	}
-	st := s.cfg.Store
-	req, rev, err := st.Request(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return storeError(err, "request")
-	}
-	if req.Resolved() {
-		return errorf(http.StatusConflict, "already_resolved", "request is already "+string(req.Status))
-	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered,
-		Data: b.Data, Responder: cmp.Or(b.Responder, c.responder), Comment: b.Comment}
+	a := store.Answer{RequestID: r.PathValue("id"), Identities: []string{routing.Operator},
+		Responder: cmp.Or(b.Responder, c.responder), Data: b.Data, Comment: b.Comment, Via: "rest"}
 	if c.link != nil {
-		resp.Responder = c.link.Subject // a link answers as whom it was sent to
-		if s.cfg.Routes != nil && !s.cfg.Routes.Allows(req, c.link.Subject) {
-			s.log.Warn("answer refused: not an approver of this request", slog.String("request_id", req.ID),
-				slog.String("identity", c.link.Subject))
-			return errorf(http.StatusForbidden, "not_allowed",
-				"thank you, but this request is for other people to answer; your attempt was logged")
-		}
+		// A link answers as whom it was sent to, and only where that person may answer.
+		a.Identities, a.Responder = []string{c.link.Subject}, c.link.Subject
 	}
-	if err := store.CheckAnswer(req, &resp); errors.Is(err, store.ErrTooLarge) {
-		return storeError(err, "answer")
-	} else if err != nil {
-		if ve := new(input.ValidationError); errors.As(err, &ve) {
-			for i := range ve.Fields {
-				ve.Fields[i].Path = "data" + strings.TrimPrefix(ve.Fields[i].Path, "$")
-			}
-			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
-				Message: "the answer does not match the request's input", Fields: ve.Fields}
+	resolved, err := s.answers.Answer(r.Context(), a)
+	if err != nil {
+		return answerError(err)
+	}
+	writeJSON(w, http.StatusOK, resolvedView{Request: resolved, InputHash: resolved.Response.InputHash})
+	return nil
+}
+
+// answerError is the HTTP form of the answer path's errors.
+func answerError(err error) *apiError {
+	var ve *input.ValidationError
+	var re *store.ResolvedError
+	switch {
+	case errors.As(err, &re):
+		return errorf(http.StatusConflict, "already_resolved", "request is already "+string(re.Request.Status))
+	case errors.Is(err, store.ErrNotAllowed):
+		return errorf(http.StatusForbidden, "not_allowed",
+			"thank you, but this request is for other people to answer; your attempt was logged")
+	case errors.As(err, &ve):
+		for i := range ve.Fields {
+			ve.Fields[i].Path = "data" + strings.TrimPrefix(ve.Fields[i].Path, "$")
 		}
+		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: "the answer does not match the request's input", Fields: ve.Fields}
+	case errors.Is(err, store.ErrTooLarge):
+		return storeError(err, "answer")
+	case errors.Is(err, input.ErrInvalid):
 		return invalid(err)
 	}
-	resolved, err := st.RespondTo(r.Context(), req, rev, resp)
-	if err != nil {
-		return storeError(err, "request")
-	}
-	s.cfg.Metrics.RequestResolved(resolved)
-	s.log.Info("request answered", slog.String("request_id", req.ID), slog.String("responder", resp.Responder))
-	writeJSON(w, http.StatusOK, resolvedView{Request: resolved, InputHash: resp.InputHash})
-	return nil
+	return storeError(err, "request")
 }
 
 func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, c caller) *apiError {
@@ -460,20 +459,11 @@ func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, c caller)
 			return err
 		}
 	}
-	st := s.cfg.Store
-	req, _, err := st.Request(r.Context(), r.PathValue("id"))
+	resolved, err := s.answers.Answer(r.Context(), store.Answer{RequestID: r.PathValue("id"), Identities: []string{routing.Operator},
+		Responder: c.responder, Outcome: events.StatusCancelled, Comment: b.Reason, Via: "rest"})
 	if err != nil {
-		return storeError(err, "request")
+		return answerError(err)
 	}
-	if req.Resolved() {
-		return errorf(http.StatusConflict, "already_resolved", "request is already "+string(req.Status))
-	}
-	resolved, err := st.Respond(r.Context(), events.Response{RequestID: req.ID, RunID: req.RunID,
-		Outcome: events.StatusCancelled, Responder: c.responder, Comment: b.Reason})
-	if err != nil {
-		return storeError(err, "request")
-	}
-	s.cfg.Metrics.RequestResolved(resolved)
 	writeJSON(w, http.StatusOK, resolved)
 	return nil
 }

@@ -43,8 +43,9 @@ type LinksConfig struct {
 // Links serves /email/act, the pages behind the action links of emails. Create it with
 // NewLinks.
 type Links struct {
-	cfg LinksConfig
-	log *slog.Logger
+	cfg     LinksConfig
+	log     *slog.Logger
+	answers *store.Answerer
 }
 
 // NewLinks checks the config.
@@ -61,7 +62,9 @@ func NewLinks(cfg LinksConfig) (*Links, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Links{cfg: cfg, log: cfg.Logger}, nil
+	h := &Links{cfg: cfg, log: cfg.Logger}
+	h.answers = &store.Answerer{Store: cfg.Store, Routes: cfg.Routes, Metrics: cfg.Metrics, Logger: cfg.Logger}
+	return h, nil
 }
 
 // Routes are the patterns to mount on the responder's mux.
@@ -199,29 +202,27 @@ func (h *Links) decide(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, problem("This link is not valid", err.Error()))
 		return
 	}
-	resp := events.Response{RequestID: l.req.ID, RunID: l.req.RunID, Outcome: events.StatusAnswered,
-		Data: data, Responder: l.claims.Subject, Comment: respComment}
-	if err := store.CheckAnswer(l.req, &resp); err != nil {
+	resolved, err := h.answers.Answer(r.Context(), store.Answer{Request: l.req, RequestID: l.req.ID,
+		Identities: []string{l.claims.Subject}, Data: data, Comment: respComment, Via: "email"})
+	var re *store.ResolvedError
+	var ve *input.ValidationError
+	switch {
+	case errors.As(err, &re):
+		// Someone (or a timeout) won the gate first: show what happened.
+		h.render(w, http.StatusConflict, outcome(re.Request, "Already decided"))
+		return
+	case errors.Is(err, store.ErrNotAllowed):
+		h.allowed(r.Context(), w, l, slog.LevelWarn) // renders the refusal
+		return
+	case errors.As(err, &ve):
 		h.render(w, http.StatusUnprocessableEntity, h.confirm(l, token, comment, validationMessage(err)))
 		return
-	}
-	resolved, err := h.cfg.Store.Respond(r.Context(), resp)
-	if errors.Is(err, store.ErrAlreadyResolved) {
-		// Someone (or a timeout) won the gate first: show what happened.
-		if req, _, rerr := h.cfg.Store.Request(r.Context(), l.req.ID); rerr == nil && req.Resolved() {
-			h.render(w, http.StatusConflict, outcome(req, "Already decided"))
-			return
-		}
-		h.render(w, http.StatusConflict, problem("Already decided", "This request was resolved just before your answer, which was not recorded."))
-		return
-	}
-	if err != nil {
+	case err != nil:
 		h.storeProblem(w, err)
 		return
 	}
-	h.cfg.Metrics.RequestResolved(resolved)
 	h.log.Info("request answered by email link", slog.String("request_id", resolved.ID),
-		slog.String("responder", resp.Responder), slog.String("option", l.claims.Option))
+		slog.String("responder", resolved.Response.Responder), slog.String("option", l.claims.Option))
 	h.render(w, http.StatusOK, outcome(resolved, "Thank you: your answer is recorded"))
 }
 

@@ -47,9 +47,10 @@ type HandlerConfig struct {
 
 // Handler serves POST /slack/interactions. It is safe for concurrent use.
 type Handler struct {
-	cfg    HandlerConfig
-	log    *slog.Logger
-	noGrps *routing.Routes
+	answers *store.Answerer
+	cfg     HandlerConfig
+	log     *slog.Logger
+	noGrps  *routing.Routes
 }
 
 // NewHandler checks the config.
@@ -77,7 +78,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	plain, _ := routing.New(nil, nil, nil)
-	return &Handler{cfg: cfg, log: cfg.Logger.With(slog.String("surface", "slack")), noGrps: plain}, nil
+	h := &Handler{cfg: cfg, log: cfg.Logger.With(slog.String("surface", "slack")), noGrps: plain}
+	h.answers = &store.Answerer{Store: cfg.Store, Routes: h.routes, Metrics: cfg.Metrics, Logger: h.log}
+	return h, nil
 }
 
 // ServeHTTP verifies, parses and handles one interaction.
@@ -254,41 +257,35 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 		}
 		data, _ = json.Marshal(act.Value)
 	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered, Data: data,
-		Responder: "slack:@" + ic.User.ID}
-	if err := store.CheckAnswer(req, &resp); err != nil {
-		var ve *input.ValidationError
-		if errors.As(err, &ve) {
-			reply("That answer does not fit this request: " + Escape(describeErrors(ve)))
-			return
-		}
-		log.Error("slack click: check answer", slog.Any("err", err))
-		reply("Sorry, hitl could not check that answer. Please try again.")
-		return
-	}
-	if text := h.respond(ctx, log, resp); text != "" {
+	a := store.Answer{Request: req, RequestID: req.ID, Identities: ids, Data: data, Via: "slack"}
+	if text := h.answer(ctx, log, a, nil); text != "" {
 		reply(text)
 	}
 }
 
-// respond passes resp through the gate. It returns what to tell the person when the
-// answer was not recorded ("" when it was).
-func (h *Handler) respond(ctx context.Context, log *slog.Logger, resp events.Response) string {
-	resolved, err := h.cfg.Store.Respond(ctx, resp)
-	if errors.Is(err, store.ErrAlreadyResolved) {
-		req, _, rerr := h.cfg.Store.Request(context.WithoutCancel(ctx), resp.RequestID)
-		if rerr != nil || !req.Resolved() {
-			return "Already decided: someone answered this request first."
+// answer passes a through the one answer path. It returns what to tell the person when the
+// answer was not recorded ("" when it was); a validation error goes to onInvalid when set.
+func (h *Handler) answer(ctx context.Context, log *slog.Logger, a store.Answer, onInvalid func(*input.ValidationError) string) string {
+	_, err := h.answers.Answer(ctx, a)
+	var re *store.ResolvedError
+	var ve *input.ValidationError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &re):
+		return AlreadyDecided(re.Request)
+	case errors.Is(err, store.ErrNotAllowed):
+		return notAllowed
+	case errors.Is(err, store.ErrNotFound):
+		return goneText
+	case errors.As(err, &ve):
+		if onInvalid != nil {
+			return onInvalid(ve)
 		}
-		return AlreadyDecided(req)
+		return "That answer does not fit this request: " + Escape(describeErrors(ve))
 	}
-	if err != nil {
-		log.Error("slack answer: respond", slog.Any("err", err))
-		return "Sorry, your answer could not be recorded just now. Please try again."
-	}
-	h.cfg.Metrics.RequestResolved(resolved)
-	log.Info("request answered", slog.String("outcome", string(resolved.Status)))
-	return ""
+	log.Error("slack answer", slog.Any("err", err))
+	return "Sorry, your answer could not be recorded just now. Please try again."
 }
 
 // viewSubmission handles the modal's submit: the errors to show, by input block id, or
@@ -340,17 +337,16 @@ func (h *Handler) viewSubmission(ctx context.Context, ic *slackgo.InteractionCal
 	if len(sub.errors) > 0 {
 		return sub.errors
 	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered, Data: sub.answer,
-		Responder: "slack:@" + ic.User.ID}
-	if err := store.CheckAnswer(req, &resp); err != nil {
-		var ve *input.ValidationError
-		if errors.As(err, &ve) {
-			return fieldErrors(req.Input, sub, ve, blocks)
-		}
-		log.Error("slack submission: check answer", slog.Any("err", err))
-		return firstBlock("Sorry, hitl could not check that answer. Please submit again.")
-	}
-	if text := h.respond(ctx, log, resp); text != "" {
+	var invalid map[string]string
+	a := store.Answer{Request: req, RequestID: req.ID, Identities: ids, Data: sub.answer, Via: "slack"}
+	text := h.answer(ctx, log, a, func(ve *input.ValidationError) string {
+		invalid = fieldErrors(req.Input, sub, ve, blocks)
+		return "invalid"
+	})
+	switch {
+	case invalid != nil:
+		return invalid
+	case text != "":
 		return firstBlock(text)
 	}
 	return nil

@@ -2,7 +2,6 @@ package web
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,11 +48,12 @@ type Config struct {
 
 // Server serves the inbox pages. It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	mux    *http.ServeMux
-	secure bool
-	now    func() time.Time
+	answers *store.Answerer
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	secure  bool
+	now     func() time.Time
 }
 
 // New checks the config and builds the pages' routes.
@@ -69,7 +69,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now,
+	s := &Server{answers: &store.Answerer{Store: cfg.Store, Routes: cfg.Routes, Metrics: cfg.Metrics, Logger: cfg.Logger},
+		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now,
 		secure: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	// Browsers say where a POST comes from (Sec-Fetch-Site, Origin): cross-site ones are
 	// refused before the forms' own CSRF tokens are even looked at.
@@ -396,34 +397,30 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		s.requestPage(w, http.StatusUnprocessableEntity, req, v, r.PostForm, problems, "")
 		return
 	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered, Data: data,
-		Responder: v.responder()}
-	if err := store.CheckAnswer(req, &resp); err != nil {
-		var ve *input.ValidationError
-		if !errors.As(err, &ve) {
-			ve = &input.ValidationError{Fields: []input.FieldError{{Path: "$", Message: "could not be checked"}}}
-		}
+	_, err = s.answers.Answer(r.Context(), store.Answer{Request: req, RequestID: req.ID, Identities: []string{v.identity},
+		Responder: v.responder(), Data: data, Via: "web"})
+	var re *store.ResolvedError
+	var ve *input.ValidationError
+	switch {
+	case errors.As(err, &re):
+		// Someone else won the gate between our read and our answer: show theirs.
+		s.requestPage(w, http.StatusConflict, re.Request, v, nil, nil, alreadyDecided(re.Request))
+		return
+	case errors.Is(err, store.ErrNotAllowed):
+		s.message(w, http.StatusForbidden, v, "This request is for others to answer",
+			"Thank you, but only its approvers can answer this request, so your answer was not recorded. Your attempt was logged.")
+		return
+	case errors.As(err, &ve):
 		s.requestPage(w, http.StatusUnprocessableEntity, req, v, r.PostForm, ve.Fields, "")
 		return
-	}
-	resolved, err := s.cfg.Store.Respond(r.Context(), resp)
-	if errors.Is(err, store.ErrAlreadyResolved) {
-		// Someone else won the gate between our read and our answer: show theirs.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-		defer cancel()
-		if now, _, rerr := s.cfg.Store.Request(ctx, req.ID); rerr == nil {
-			req = now
-		}
-		s.requestPage(w, http.StatusConflict, req, v, nil, nil, alreadyDecided(req))
+	case errors.Is(err, store.ErrTooLarge):
+		s.requestPage(w, http.StatusUnprocessableEntity, req, v, r.PostForm,
+			[]input.FieldError{{Path: "$", Message: "is too large"}}, "")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		s.unavailable(w, r, v, err)
 		return
 	}
-	s.cfg.Metrics.RequestResolved(resolved)
-	s.log.Info("request answered", slog.String("request_id", req.ID), slog.String("responder", resp.Responder),
-		slog.String("surface", "web"))
 	// Post/Redirect/Get: reloading the result does not send the form again.
 	http.Redirect(w, r, requestURL(req.ID, v.token), http.StatusSeeOther)
 }
