@@ -41,11 +41,7 @@ func clean(s string, keepLines bool) string {
 
 // clip shortens s to n characters on one line.
 func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(clean(s, false)), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
+	return input.Truncate(strings.Join(strings.Fields(clean(s, false)), " "), n)
 }
 
 // age is how long ago t was, in one unit: 45s, 12m, 5h, 3d.

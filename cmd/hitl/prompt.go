@@ -334,19 +334,8 @@ func (p *prompter) approval(q question) (map[string]any, error) {
 }
 
 func approvalLabels(spec input.Spec, x extras) (yes, no string) {
-	yes, no = x.Labels.Approve, x.Labels.Reject
-	for _, o := range spec.Options {
-		switch o.ID {
-		case "approve":
-			yes = cmp.Or(yes, o.Label)
-		case "reject":
-			no = cmp.Or(no, o.Label)
-		}
-	}
-	if len(spec.Options) == 2 && yes == "" && no == "" {
-		yes, no = spec.Options[0].Label, spec.Options[1].Label
-	}
-	return cmp.Or(clip(yes, 60), "Approve"), cmp.Or(clip(no, 60), "Reject")
+	spec.Labels = input.Labels{Approve: x.Labels.Approve, Reject: x.Labels.Reject}
+	return spec.ApprovalLabels()
 }
 
 // text asks for a line, or lines until "." when the spec allows several.

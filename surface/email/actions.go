@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
@@ -32,9 +31,10 @@ type Action struct {
 func Actions(s input.Spec) []Action {
 	switch s.Type {
 	case input.Approval:
+		approve, reject := s.ApprovalLabels()
 		return []Action{
-			{Option: "approve", Label: orDefault(s.Labels.Approve, "Approve"), Tone: "primary"},
-			{Option: "reject", Label: orDefault(s.Labels.Reject, "Reject"), Tone: "danger"},
+			{Option: "approve", Label: approve, Tone: "primary"},
+			{Option: "reject", Label: reject, Tone: "danger"},
 		}
 	case input.Boolean:
 		return []Action{{Option: "yes", Label: "Yes", Tone: "neutral"}, {Option: "no", Label: "No", Tone: "neutral"}}
@@ -196,13 +196,7 @@ func optionLabel(s input.Spec, id string) string {
 func quote(s string) string { return "“" + truncate(s, 200) + "”" }
 
 // truncate cuts s to at most n characters, marking the cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func truncate(s string, n int) string { return input.Truncate(s, n) }
 
 // String is the decision as a phrase: "approved by email:a@b.c at 2 Jan 2026 15:04 UTC".
 func (d Decision) String() string {

@@ -70,15 +70,6 @@ const (
 	maxFields      = 20 // context fields shown; the rest are counted
 )
 
-// ApprovalLabels are the texts of an approval's two buttons: the spec's labels, else the
-// first two options (an older form), else Approve and Reject.
-func ApprovalLabels(s input.Spec) (approve, reject string) {
-	var o0, o1 string
-	if len(s.Options) >= 2 {
-		o0, o1 = s.Options[0].Label, s.Options[1].Label
-	}
-	return cmp.Or(s.Labels.Approve, o0, "Approve"), cmp.Or(s.Labels.Reject, o1, "Reject")
-}
 
 // Editable reports whether an approval lets the approver edit the proposed action.
 func Editable(s input.Spec) bool {
@@ -167,7 +158,7 @@ func buttons(r *events.Request) []slackgo.BlockElement {
 	form := false
 	switch s.Type {
 	case input.Approval:
-		approve, reject := ApprovalLabels(s)
+		approve, reject := s.ApprovalLabels()
 		els = append(els, btn(ChoiceApprove, "approve", approve, slackgo.StylePrimary))
 		if s.RequireCommentOnReject {
 			els = append(els, btn(ChoiceFormReject, "reject", reject+"…", slackgo.StyleDanger))
@@ -457,13 +448,7 @@ func codeBlock(data json.RawMessage) string {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // truncate cuts s to at most n characters, ending with "…" when cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func truncate(s string, n int) string { return input.Truncate(s, n) }
 
 // fallbackText is the message's notification text (shown where blocks are not).
 func fallbackText(r *events.Request, resolved bool) string {

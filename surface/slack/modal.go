@@ -144,7 +144,7 @@ func yesNo() []*slackgo.OptionBlockObject {
 func inputs(s input.Spec, preset string) []slackgo.Block {
 	switch s.Type {
 	case input.Approval:
-		approve, reject := ApprovalLabels(s)
+		approve, reject := s.ApprovalLabels()
 		radio := slackgo.NewRadioButtonsBlockElement(valueAction, option("approve", approve, ""), option("reject", reject, ""))
 		if preset == ChoiceFormReject {
 			radio.InitialOption = radio.Options[1]

@@ -482,23 +482,8 @@ func editable(spec input.Spec) bool {
 	return spec.Type == input.Approval && (len(spec.Proposed) > 0 || len(spec.ActionSchema) > 0)
 }
 
-// approvalLabels are the two buttons of an approval: the spec's labels, else its options
-// (ids approve and reject, or the first two), else Approve and Reject.
-func approvalLabels(spec input.Spec) (yes, no string) {
-	yes, no = spec.Labels.Approve, spec.Labels.Reject
-	for _, o := range spec.Options {
-		switch o.ID {
-		case "approve":
-			yes = cmp.Or(yes, o.Label)
-		case "reject":
-			no = cmp.Or(no, o.Label)
-		}
-	}
-	if len(spec.Options) == 2 && yes == "" && no == "" {
-		yes, no = spec.Options[0].Label, spec.Options[1].Label
-	}
-	return cmp.Or(clip(yes, 60), "Approve"), cmp.Or(clip(no, 60), "Reject")
-}
+// approvalLabels are the two buttons of an approval, as on every surface.
+func approvalLabels(spec input.Spec) (yes, no string) { return spec.ApprovalLabels() }
 
 func firstLabel(spec input.Spec) string { yes, _ := approvalLabels(spec); return yes }
 
@@ -555,10 +540,4 @@ func picksHint(lo, hi *int) string {
 
 func formatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func clip(s string, n int) string { return input.Truncate(s, n) }
