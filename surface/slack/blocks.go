@@ -16,6 +16,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/present"
 )
 
 // Action ids of the buttons: "hitl:<request id>:<choice>". The choice is one of the
@@ -246,32 +247,24 @@ func statusWord(r *events.Request) string {
 	return "Answered"
 }
 
+// verdict is the outcome's word (decided once, by package present) with its emoji.
 func verdict(r *events.Request) (emoji, word string) {
-	switch r.Status {
-	case events.StatusTimedOut:
-		return ":hourglass:", "Timed out"
-	case events.StatusCancelled:
-		return ":no_entry_sign:", "Cancelled"
-	case events.StatusPending:
-		return ":speech_balloon:", "Waiting for an answer"
+	v := present.Of(r)
+	switch {
+	case r.Status == events.StatusTimedOut:
+		emoji = ":hourglass:"
+	case r.Status == events.StatusCancelled:
+		emoji = ":no_entry_sign:"
+	case v.Tone == present.Waiting:
+		emoji = ":speech_balloon:"
+	case v.Word == "Skipped":
+		emoji = ":fast_forward:"
+	case v.Tone == present.Negative:
+		emoji = ":x:"
+	default:
+		emoji = ":white_check_mark:"
 	}
-	data := answerData(r)
-	if data == nil {
-		return ":fast_forward:", "Skipped"
-	}
-	if r.Input.Type == input.Approval {
-		var a input.ApprovalAnswer
-		if json.Unmarshal(data, &a) == nil {
-			if a.Approved {
-				if len(a.Edited) > 0 {
-					return ":white_check_mark:", "Approved with changes"
-				}
-				return ":white_check_mark:", "Approved"
-			}
-			return ":x:", "Rejected"
-		}
-	}
-	return ":white_check_mark:", "Answered"
+	return emoji, v.Word
 }
 
 // answerData is the answer, nil when there is none or it is null.
