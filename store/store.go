@@ -94,7 +94,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	if r.ID == "" {
 		return errors.New("create request: id is required")
 	}
-	if err := hitl.ValidateRequest(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
