@@ -10,6 +10,7 @@ import (
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 type Refund struct {
@@ -46,7 +47,7 @@ func Example() {
 		return "refunded as " + id, nil
 	})
 
-	x := &hitl.Execution{
+	x := &journal.Execution{
 		RunID:    "run-1",
 		Workflow: "refund",
 		Input:    json.RawMessage(`{"order_id":"A-17","amount":42}`),
@@ -55,7 +56,7 @@ func Example() {
 		if err := reg.Execute(context.Background(), x); err != nil {
 			log.Fatal(err)
 		}
-		if x.Outcome != hitl.ExecSuspended {
+		if x.Outcome != journal.Suspended {
 			break
 		}
 		fmt.Printf("execution %d: waiting on %d request(s)\n", i, len(x.Waiting))
@@ -115,7 +116,7 @@ func ExampleAskAll() {
 		return out, nil
 	})
 
-	x := &hitl.Execution{RunID: "run-2", Workflow: "release", Input: json.RawMessage(`"v2.0"`)}
+	x := &journal.Execution{RunID: "run-2", Workflow: "release", Input: json.RawMessage(`"v2.0"`)}
 	_ = reg.Execute(context.Background(), x)
 	fmt.Println(len(x.Asked), "asked, waiting on", len(x.Waiting))
 
@@ -127,7 +128,7 @@ func ExampleAskAll() {
 	// The second times out.
 	x.Journal[1].Answer = &events.Response{Outcome: events.StatusTimedOut}
 	_ = reg.Execute(context.Background(), x)
-	fmt.Println(x.Outcome == hitl.ExecCompleted, string(x.Result))
+	fmt.Println(x.Outcome == journal.Completed, string(x.Result))
 
 	// Output:
 	// 2 asked, waiting on 2
@@ -147,7 +148,7 @@ func ExampleStep() {
 		})
 		return n, err
 	})
-	x := &hitl.Execution{RunID: "run-3", Workflow: "counter"}
+	x := &journal.Execution{RunID: "run-3", Workflow: "counter"}
 	for range 3 {
 		_ = reg.Execute(context.Background(), x)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 // Request is a question a workflow asks.
@@ -51,8 +52,9 @@ var (
 	// ErrCancelled matches a *CancelledError: the request or its run was cancelled.
 	ErrCancelled = errors.New("request cancelled")
 	// ErrNondeterministic means a replay called Ask or Step in a different order than the
-	// journal records: the workflow's code or its inputs changed under a running run.
-	ErrNondeterministic = errors.New("workflow is not deterministic")
+	// journal records: the workflow's code or its inputs changed under a running run. The
+	// run fails with it.
+	ErrNondeterministic = journal.ErrNondeterministic
 )
 
 // TimeoutError is returned by Ask when its request timed out.

@@ -438,11 +438,14 @@ func TestResume(t *testing.T) {
 		run := hitltest.New(t, registry(&calls)).Start("deploy", "web")
 		run.Next().Answer(input.ApprovalAnswer{Approved: true})
 		run.Expect("Notes?").Answer("careful") // one of the batch answered, one pending
-		// Store it as the orchestrator does: a store.Run in the hitl_runs bucket.
-		cp := run.Checkpoint()
+		// The checkpoint is the run record the orchestrator stores in the hitl_runs bucket.
+		var cp store.Run = run.Checkpoint()
+		if cp.Status != events.RunWaiting || !slices.Equal(cp.Waiting, []string{hitl.RequestID(cp.ID, 2)}) ||
+			len(cp.Journal) != 4 || cp.CreatedAt.IsZero() || cp.UpdatedAt.Before(cp.CreatedAt) {
+			t.Errorf("checkpoint %+v", cp)
+		}
 		var err error
-		stored, err = json.Marshal(store.Run{ID: cp.RunID, Workflow: cp.Workflow, Input: cp.Input, Journal: cp.Journal,
-			Status: events.RunWaiting, Waiting: []string{hitl.RequestID(cp.RunID, 2)}, CreatedAt: time.Now()})
+		stored, err = json.Marshal(cp)
 		if err != nil {
 			t.Fatalf("%v", err)
 		}

@@ -97,8 +97,8 @@ var ErrResolved = errors.New("already resolved")
 
 // response builds the response Answer records, checking it as production would.
 func (q *Question) response(v any, opts ...AnswerOption) (events.Response, error) {
-	resp := events.Response{RequestID: q.Request.ID, RunID: q.run.id, Responder: "hitltest", At: time.Now().UTC()}
-	if q.Request.Status != events.StatusPending || !slices.Contains(q.run.waiting, q.Request.ID) || q.run.status != events.RunWaiting {
+	resp := events.Response{RequestID: q.Request.ID, RunID: q.run.cp.ID, Responder: "hitltest", At: time.Now().UTC()}
+	if q.Request.Status != events.StatusPending || !slices.Contains(q.run.cp.Waiting, q.Request.ID) || q.run.cp.Status != events.RunWaiting {
 		return resp, fmt.Errorf("question %q is %s, not pending (the API answers 409 already_resolved): %w",
 			q.Request.Title, q.state(), ErrResolved)
 	}
