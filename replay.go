@@ -183,7 +183,7 @@ func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
 			continue
 		}
 		a := e.Answer
-		answers[i] = Answer{RequestID: e.RequestID, Outcome: a.Outcome, Data: a.Data, Responder: a.Responder, Comment: a.Comment, At: a.At}
+		answers[i] = Answer{RequestID: e.RequestID, Outcome: Outcome(a.Outcome), Data: a.Data, Responder: a.Responder, Comment: a.Comment, At: a.At}
 	}
 	if missing {
 		panic(suspend{})
@@ -194,9 +194,9 @@ func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
 func decodeAnswer[T any](a Answer) (T, error) {
 	var v T
 	switch a.Outcome {
-	case events.StatusCancelled:
+	case OutcomeCancelled:
 		return v, &CancelledError{RequestID: a.RequestID, By: a.Responder}
-	case events.StatusTimedOut:
+	case OutcomeTimedOut:
 		if len(a.Data) == 0 { // the default policy puts the default answer in Data
 			return v, &TimeoutError{RequestID: a.RequestID}
 		}

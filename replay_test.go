@@ -379,7 +379,7 @@ func TestAskAllAnswerFields(t *testing.T) {
 	}
 	execute(t, reg, x)
 	wantOutcome(t, x, journal.Completed)
-	want := hitl.Answer{RequestID: hitl.RequestID(runID, 0), Outcome: events.StatusAnswered, Data: json.RawMessage(`{"approved":true}`),
+	want := hitl.Answer{RequestID: hitl.RequestID(runID, 0), Outcome: hitl.OutcomeAnswered, Data: json.RawMessage(`{"approved":true}`),
 		Responder: "email:alice@example.com", Comment: "fine", At: at}
 	if len(got) != 1 || got[0].RequestID != want.RequestID || got[0].Outcome != want.Outcome || string(got[0].Data) != string(want.Data) ||
 		got[0].Responder != want.Responder || got[0].Comment != want.Comment || !got[0].At.Equal(at) {
@@ -516,10 +516,10 @@ func TestAskOutcomes(t *testing.T) {
 	t.Parallel()
 
 	reg := hitl.NewRegistry()
-	hitl.Register(reg, "w", func(ctx context.Context, policy events.TimeoutPolicy) (string, error) {
+	hitl.Register(reg, "w", func(ctx context.Context, policy hitl.TimeoutPolicy) (string, error) {
 		req := hitl.Request{Title: "Pick", Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}, {ID: "b"}}, Skippable: true},
 			Timeout: time.Minute, OnTimeout: policy}
-		if policy == events.TimeoutDefault {
+		if policy == hitl.TimeoutDefault {
 			req.Default = "b"
 		}
 		v, err := hitl.Ask[string](ctx, req)
@@ -528,7 +528,7 @@ func TestAskOutcomes(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		policy     events.TimeoutPolicy
+		policy     hitl.TimeoutPolicy
 		outcome    events.Outcome
 		data       string
 		wantResult string
@@ -538,9 +538,9 @@ func TestAskOutcomes(t *testing.T) {
 		{name: "skipped", outcome: events.StatusAnswered, data: `null`, wantResult: `"got "`},
 		{name: "answered without data", outcome: events.StatusAnswered, wantResult: `"got "`},
 		{name: "answer of the wrong type", outcome: events.StatusAnswered, data: `42`, wantErr: errDecode},
-		{name: "timed out", policy: events.TimeoutFail, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
-		{name: "timed out with default policy but no data", policy: events.TimeoutDefault, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
-		{name: "timed out with default", policy: events.TimeoutDefault, outcome: events.StatusTimedOut, data: `"b"`, wantResult: `"got b"`},
+		{name: "timed out", policy: hitl.TimeoutFail, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
+		{name: "timed out with default policy but no data", policy: hitl.TimeoutDefault, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
+		{name: "timed out with default", policy: hitl.TimeoutDefault, outcome: events.StatusTimedOut, data: `"b"`, wantResult: `"got b"`},
 		{name: "cancelled", outcome: events.StatusCancelled, wantErr: hitl.ErrCancelled},
 		{name: "cancelled with data", outcome: events.StatusCancelled, data: `"a"`, wantErr: hitl.ErrCancelled},
 	}
@@ -551,7 +551,7 @@ func TestAskOutcomes(t *testing.T) {
 			x := &journal.Execution{RunID: runID, Workflow: "w", Input: in}
 			execute(t, reg, x)
 			wantOutcome(t, x, journal.Suspended)
-			if tt.policy == events.TimeoutDefault && string(x.Asked[0].Default) != `"b"` {
+			if tt.policy == hitl.TimeoutDefault && string(x.Asked[0].Default) != `"b"` {
 				t.Errorf("asked default = %s", x.Asked[0].Default)
 			}
 			resolve(t, x, x.Waiting[0], tt.outcome, tt.data)
@@ -698,10 +698,10 @@ func TestInvalidRequest(t *testing.T) {
 		{"timeout under a second", hitl.Request{Title: "Q", Timeout: 500 * time.Millisecond}},
 		{"negative timeout", hitl.Request{Title: "Q", Timeout: -time.Hour}},
 		{"timeout over a year", hitl.Request{Title: "Q", Timeout: 366 * 24 * time.Hour}},
-		{"default policy without default", hitl.Request{Title: "Q", OnTimeout: events.TimeoutDefault, Timeout: time.Minute}},
-		{"default not a valid answer", hitl.Request{Title: "Q", Input: input.Spec{Type: input.Boolean}, OnTimeout: events.TimeoutDefault, Default: "yes"}},
+		{"default policy without default", hitl.Request{Title: "Q", OnTimeout: hitl.TimeoutDefault, Timeout: time.Minute}},
+		{"default not a valid answer", hitl.Request{Title: "Q", Input: input.Spec{Type: input.Boolean}, OnTimeout: hitl.TimeoutDefault, Default: "yes"}},
 		{"unknown timeout policy", hitl.Request{Title: "Q", OnTimeout: "retry"}},
-		{"unencodable default", hitl.Request{Title: "Q", OnTimeout: events.TimeoutDefault, Default: make(chan int)}},
+		{"unencodable default", hitl.Request{Title: "Q", OnTimeout: hitl.TimeoutDefault, Default: make(chan int)}},
 		{"assignee without kind", hitl.Request{Title: "Q", Assignees: []string{":ops"}}},
 		{"assignee without colon", hitl.Request{Title: "Q", Assignees: []string{"webhook:ops", "ops"}}},
 	}

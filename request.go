@@ -22,16 +22,40 @@ type Request struct {
 	Timeout time.Duration
 	// OnTimeout decides what Ask returns on timeout: a *TimeoutError (TimeoutFail, the default)
 	// or Default (TimeoutDefault).
-	OnTimeout events.TimeoutPolicy
+	OnTimeout TimeoutPolicy
 	// Default is the answer used on timeout when OnTimeout is TimeoutDefault.
 	Default  any
 	Metadata map[string]string
 }
 
+// TimeoutPolicy says what Ask returns when its request times out. The values are those of
+// the request's on_timeout in the REST API and in events.
+type TimeoutPolicy string
+
+const (
+	// TimeoutFail makes Ask return a *TimeoutError, matching ErrTimeout (the default).
+	TimeoutFail TimeoutPolicy = "fail"
+	// TimeoutDefault makes Ask return the request's Default as the answer.
+	TimeoutDefault TimeoutPolicy = "default"
+)
+
+// Outcome is how a request was resolved. The values are those of a response's outcome in
+// the REST API and in events.
+type Outcome string
+
+const (
+	// OutcomeAnswered: a person answered. Data holds the answer, JSON null when skipped.
+	OutcomeAnswered Outcome = "answered"
+	// OutcomeTimedOut: the timeout passed. Under TimeoutDefault, Data holds the Default.
+	OutcomeTimedOut Outcome = "timed_out"
+	// OutcomeCancelled: the request or its run was cancelled; Responder says by whom.
+	OutcomeCancelled Outcome = "cancelled"
+)
+
 // Answer is how a request was resolved, as seen by the workflow.
 type Answer struct {
 	RequestID string
-	Outcome   events.Outcome
+	Outcome   Outcome
 	Data      json.RawMessage
 	Responder string
 	Comment   string
@@ -69,11 +93,11 @@ type CancelledError struct{ RequestID, By string }
 func (e *CancelledError) Error() string     { return "request " + e.RequestID + " was cancelled" }
 func (e *CancelledError) Is(err error) bool { return err == ErrCancelled }
 
-// spec converts the SDK request into the stored record, still without ids and timestamps.
+// record converts the SDK request into the stored record, still without ids and timestamps.
 func (r Request) record() (events.Request, error) {
 	rec := events.Request{
 		Title: r.Title, Message: r.Message, Context: r.Context, Input: r.Input,
-		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: r.OnTimeout,
+		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: events.TimeoutPolicy(r.OnTimeout),
 		Metadata: r.Metadata,
 	}
 	if rec.Input.Type == "" {
@@ -91,3 +115,14 @@ func (r Request) record() (events.Request, error) {
 	}
 	return rec, nil
 }
+
+// Duration is a time.Duration in JSON, for workflow inputs and results: it reads "90s",
+// "15m", "2h" or a number of seconds, and writes "90s", like a request's timeout in the REST
+// API.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string, e.g. "1h30m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return events.Duration(d).MarshalJSON() }
+
+// UnmarshalJSON reads a string like "90s" or a number of seconds; null leaves d alone.
+func (d *Duration) UnmarshalJSON(b []byte) error { return (*events.Duration)(d).UnmarshalJSON(b) }
