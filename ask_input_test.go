@@ -9,6 +9,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 type refundDecision struct {
@@ -54,7 +55,7 @@ func TestAskDefaultSpec(t *testing.T) {
 		return string(answers[0].Data), nil
 	})
 
-	x := &hitl.Execution{RunID: runID, Workflow: "typed"}
+	x := &journal.Execution{RunID: runID, Workflow: "typed"}
 	wantSpecs := []struct {
 		title  string
 		typ    input.Type
@@ -70,7 +71,7 @@ func TestAskDefaultSpec(t *testing.T) {
 	}
 	for i, w := range wantSpecs {
 		execute(t, reg, x)
-		wantOutcome(t, x, hitl.ExecSuspended)
+		wantOutcome(t, x, journal.Suspended)
 		if len(x.Asked) != 1 {
 			t.Fatalf("step %d: asked %d requests", i, len(x.Asked))
 		}
@@ -84,7 +85,7 @@ func TestAskDefaultSpec(t *testing.T) {
 		answer(t, x, x.Asked[0].ID, w.answer)
 	}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if !got.approval.Approved || got.text != "hello" || got.flag != nil || got.n != -128 ||
 		got.decision.Amount != 12.5 || got.decision.Method != "bank" || got.decision.Note != nil {
 		t.Errorf("answers decoded as %+v", got)
@@ -108,9 +109,9 @@ func TestAskUnsupportedType(t *testing.T) {
 		_, askErr = hitl.Ask[chan int](ctx, hitl.Request{Title: "Q"})
 		return hitl.Ask[bool](ctx, hitl.Request{Title: "Valid?"})
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if askErr == nil || !strings.Contains(askErr.Error(), `ask "Q"`) {
 		t.Errorf("Ask[chan int] = %v", askErr)
 	}

@@ -2,13 +2,13 @@ package hitl_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log"
+	"runtime"
+	"testing"
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
 )
 
@@ -17,10 +17,33 @@ type Refund struct {
 	Amount  float64 `json:"amount"`
 }
 
-// This example registers a workflow and drives one run of it by hand, the way the
-// orchestrator does: execute, publish what was asked, wait for answers, record them in the
-// journal and execute again. Each execution replays the workflow from the top; the Step runs
-// once, and recorded answers come back at once.
+// exampleT stands in for the *testing.T of a test: it prints failures, and Fatalf ends the
+// goroutine as t.Fatalf does.
+type exampleT struct{ testing.TB }
+
+func (exampleT) Helper() {}
+
+func (exampleT) Errorf(format string, args ...any) { fmt.Printf("FAIL: "+format+"\n", args...) }
+
+func (t exampleT) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// test runs fn as a test function runs: on its own goroutine, with a testing.TB.
+func test(fn func(t testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(exampleT{})
+	}()
+	<-done
+}
+
+// This example registers a workflow and runs it with hitltest, which drives it as the
+// orchestrator does: the run suspends at the Ask, the answer resumes it, and every execution
+// replays the workflow from the top. The Step runs once, and the recorded answer comes back
+// at once.
 func Example() {
 	reg := hitl.NewRegistry()
 	hitl.Register(reg, "refund", func(ctx context.Context, in Refund) (string, error) {
@@ -46,46 +69,20 @@ func Example() {
 		return "refunded as " + id, nil
 	})
 
-	x := &hitl.Execution{
-		RunID:    "run-1",
-		Workflow: "refund",
-		Input:    json.RawMessage(`{"order_id":"A-17","amount":42}`),
-	}
-	for i := 1; ; i++ {
-		if err := reg.Execute(context.Background(), x); err != nil {
-			log.Fatal(err)
-		}
-		if x.Outcome != hitl.ExecSuspended {
-			break
-		}
-		fmt.Printf("execution %d: waiting on %d request(s)\n", i, len(x.Waiting))
-		for _, req := range x.Asked {
-			fmt.Printf("  asked %q (id %s)\n", req.Title, req.ID)
-		}
-		// A person approves: record the response in the journal entry of the request.
-		for j := range x.Journal {
-			if e := &x.Journal[j]; e.RequestID != "" && e.Answer == nil {
-				e.Answer = &events.Response{
-					RequestID: e.RequestID, Outcome: events.StatusAnswered,
-					Data: json.RawMessage(`{"approved":true}`), Responder: "webhook:ops-bot",
-				}
-			}
-		}
-	}
-	fmt.Printf("completed: %s\n", x.Result)
-
-	// Replaying the finished run repeats nothing.
-	if err := reg.Execute(context.Background(), x); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("replayed: %s\n", x.Result)
+	test(func(t testing.TB) {
+		run := hitltest.New(t, reg).Start("refund", Refund{OrderID: "A-17", Amount: 42})
+		q := run.Next()
+		fmt.Printf("waiting on %q (id %s)\n", q.Request.Title, q.Request.ID)
+		q.Answer(input.ApprovalAnswer{Approved: true}, hitltest.By("webhook:ops-bot"))
+		var out string
+		run.Result(&out)
+		fmt.Println("completed:", out)
+	})
 
 	// Output:
-	// execution 1: waiting on 1 request(s)
-	//   asked "Refund 42.00 EUR on order A-17?" (id 68da5a30-9b06-54f1-9e5f-fbb64de740c0)
+	// waiting on "Refund 42.00 EUR on order A-17?" (id 68da5a30-9b06-54f1-9e5f-fbb64de740c0)
 	//   (calling the payment provider)
-	// completed: "refunded as rf_1001"
-	// replayed: "refunded as rf_1001"
+	// completed: refunded as rf_1001
 }
 
 // AskAll puts several questions at once; the run waits until every one is resolved.
@@ -95,14 +92,14 @@ func ExampleAskAll() {
 	hitl.Register(reg, "release", func(ctx context.Context, version string) ([]string, error) {
 		answers, err := hitl.AskAll(ctx,
 			hitl.Request{Title: "Legal sign-off for " + version + "?"},
-			hitl.Request{Title: "Security sign-off for " + version + "?"},
+			hitl.Request{Title: "Security sign-off for " + version + "?", Timeout: 24 * time.Hour},
 		)
 		if err != nil {
 			return nil, err
 		}
 		var out []string
 		for _, a := range answers {
-			if a.Outcome != events.StatusAnswered {
+			if a.Outcome != hitl.OutcomeAnswered {
 				out = append(out, string(a.Outcome))
 				continue
 			}
@@ -115,24 +112,25 @@ func ExampleAskAll() {
 		return out, nil
 	})
 
-	x := &hitl.Execution{RunID: "run-2", Workflow: "release", Input: json.RawMessage(`"v2.0"`)}
-	_ = reg.Execute(context.Background(), x)
-	fmt.Println(len(x.Asked), "asked, waiting on", len(x.Waiting))
+	test(func(t testing.TB) {
+		run := hitltest.New(t, reg).Start("release", "v2.0")
+		fmt.Println("waiting on", len(run.Pending()))
 
-	// Only the first is answered: the run still waits, and asks nothing new.
-	x.Journal[0].Answer = &events.Response{Outcome: events.StatusAnswered, Data: json.RawMessage(`{"approved":true}`)}
-	_ = reg.Execute(context.Background(), x)
-	fmt.Println(len(x.Asked), "asked, waiting on", len(x.Waiting))
+		// Only the first is answered: the run still waits, and asks nothing new.
+		run.Expect("Legal sign-off for v2.0?").Answer(input.ApprovalAnswer{Approved: true})
+		fmt.Println("waiting on", len(run.Pending()), "of", len(run.Questions()), "asked")
 
-	// The second times out.
-	x.Journal[1].Answer = &events.Response{Outcome: events.StatusTimedOut}
-	_ = reg.Execute(context.Background(), x)
-	fmt.Println(x.Outcome == hitl.ExecCompleted, string(x.Result))
+		// The second times out.
+		run.Expect("Security sign-off for v2.0?").Answer(hitltest.Timeout())
+		var out []string
+		run.Result(&out)
+		fmt.Println(out)
+	})
 
 	// Output:
-	// 2 asked, waiting on 2
-	// 0 asked, waiting on 1
-	// true ["approved=true","timed_out"]
+	// waiting on 2
+	// waiting on 1 of 2 asked
+	// [approved=true timed_out]
 }
 
 // Step records the result of a side effect in the journal; replays return it without
@@ -145,13 +143,48 @@ func ExampleStep() {
 			calls++
 			return calls * 10, nil
 		})
-		return n, err
+		if err != nil {
+			return 0, err
+		}
+		// The run suspends here and replays from the top once answered.
+		if _, err := hitl.Ask[bool](ctx, hitl.Request{Title: "Carry on?"}); err != nil {
+			return 0, err
+		}
+		return n, nil
 	})
-	x := &hitl.Execution{RunID: "run-3", Workflow: "counter"}
-	for range 3 {
-		_ = reg.Execute(context.Background(), x)
-	}
-	fmt.Println(string(x.Result), "after", calls, "call")
+
+	test(func(t testing.TB) {
+		run := hitltest.New(t, reg).Start("counter", nil)
+		run.Next().Answer(true)
+		var n int
+		run.Result(&n)
+		fmt.Println(n, "after", calls, "call")
+	})
+
 	// Output:
 	// 10 after 1 call
+}
+
+// A request's timeout policy decides what Ask returns when nobody answers in time: with
+// TimeoutDefault, the Default as if it were the answer.
+func ExampleTimeoutPolicy() {
+	reg := hitl.NewRegistry()
+	hitl.Register(reg, "moderate", func(ctx context.Context, comment string) (string, error) {
+		return hitl.Ask[string](ctx, hitl.Request{
+			Title:   "Publish " + comment + "?",
+			Input:   input.Spec{Type: input.Select, Options: []input.Option{{ID: "publish"}, {ID: "discard"}}},
+			Timeout: time.Hour, OnTimeout: hitl.TimeoutDefault, Default: "discard",
+		})
+	})
+
+	test(func(t testing.TB) {
+		run := hitltest.New(t, reg).Start("moderate", "c-17")
+		run.Next().Answer(hitltest.Timeout())
+		var out string
+		run.Result(&out)
+		fmt.Println(out)
+	})
+
+	// Output:
+	// discard
 }

@@ -8,64 +8,19 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-)
-
-// Entry is one position in a run's journal: an Ask (with its answer once resolved) or a Step
-// (with its result). The journal is the whole durable state of a run's progress.
-type Entry struct {
-	Kind      string           `json:"kind"` // "ask" or "step"
-	Name      string           `json:"name"` // the request title or the step name, checked on replay
-	RequestID string           `json:"request_id,omitempty"`
-	Answer    *events.Response `json:"answer,omitempty"`
-	Result    json.RawMessage  `json:"result,omitempty"`
-	Error     string           `json:"error,omitempty"`
-}
-
-const (
-	kindAsk  = "ask"
-	kindStep = "step"
-)
-
-// Execution is one replay of a run: its inputs and what it produced.
-type Execution struct {
-	RunID    string
-	Workflow string
-	Input    json.RawMessage
-	// Journal is read on replay and extended by new Asks and Steps.
-	Journal []Entry
-	// SaveStep, if set, persists the journal right after a Step records its result, so that
-	// a crash never repeats the side effect. An error aborts the execution.
-	SaveStep func(ctx context.Context, journal []Entry) error
-
-	// Outputs, set by Execute.
-	Outcome ExecOutcome
-	Result  json.RawMessage
-	Err     error            // the workflow's own error, when Outcome is ExecFailed
-	Asked   []events.Request // requests first asked in this execution, to create and publish
-	Waiting []string         // ids of every request the run now waits on
-}
-
-// ExecOutcome is how an execution ended.
-type ExecOutcome int
-
-const (
-	ExecSuspended ExecOutcome = iota // waiting on answers
-	ExecCompleted                    // the workflow returned a result
-	ExecFailed                       // the workflow returned an error or panicked
+	"github.com/hitl-dev/hitl/journal"
 )
 
 // ErrUnknownWorkflow is returned by Execute for a name no workflow is registered under.
-var ErrUnknownWorkflow = errors.New("unknown workflow")
+var ErrUnknownWorkflow = journal.ErrUnknownWorkflow
 
 type runCtxKey struct{}
 
 // runState is what Ask and Step find in their context.
 type runState struct {
-	exec      *Execution
+	exec      *journal.Execution
 	pos       int
 	replaying bool
 }
@@ -78,9 +33,12 @@ type abort struct{ err error }
 
 // Execute replays the workflow of x from the top against x.Journal and runs it until it
 // completes, fails or waits on answers. It returns an error only when the execution itself
-// could not proceed (unknown workflow, failed persistence); the workflow's own failure is
+// could not proceed (unknown workflow, a journal the code no longer replays, failed
+// persistence; x.Settle says which of them fail the run); the workflow's own failure is
 // reported in x.Outcome and x.Err.
-func (r *Registry) Execute(ctx context.Context, x *Execution) (err error) {
+//
+// Workflow authors do not call it: the orchestrator does, and hitltest in tests.
+func (r *Registry) Execute(ctx context.Context, x *journal.Execution) (err error) {
 	fn, ok := r.get(x.Workflow)
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownWorkflow, x.Workflow)
@@ -92,23 +50,23 @@ func (r *Registry) Execute(ctx context.Context, x *Execution) (err error) {
 		switch p := recover().(type) {
 		case nil:
 		case suspend:
-			x.Outcome = ExecSuspended
+			x.Outcome = journal.Suspended
 		case abort:
 			err = p.err
 		default:
-			x.Outcome, x.Err = ExecFailed, fmt.Errorf("workflow %s panicked: %v\n%s", x.Workflow, p, debug.Stack())
+			x.Outcome, x.Err = journal.Failed, fmt.Errorf("workflow %s panicked: %v\n%s", x.Workflow, p, debug.Stack())
 		}
 	}()
 	out, werr := fn(ctx, x.Input)
 	if werr != nil {
-		x.Outcome, x.Err = ExecFailed, werr // a *stateError too: the workflow's code is wrong
+		x.Outcome, x.Err = journal.Failed, werr // a *stateError too: the workflow's code is wrong
 		return nil
 	}
 	if st.pos < len(x.Journal) {
 		return fmt.Errorf("%w: the workflow returned after %d of the %d journal positions it recorded before",
 			ErrNondeterministic, st.pos, len(x.Journal))
 	}
-	x.Outcome, x.Result = ExecCompleted, out
+	x.Outcome, x.Result = journal.Completed, out
 	return nil
 }
 
@@ -144,13 +102,11 @@ func Replaying(ctx context.Context) bool {
 
 // RequestID is the id a run's Ask at a journal position gets: derived, so that re-asking on
 // replay after a crash publishes the same request again and JetStream drops the duplicate.
-func RequestID(runID string, pos int) string {
-	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "hitl/%s/ask/%d", runID, pos)).String()
-}
+func RequestID(runID string, pos int) string { return journal.RequestID(runID, pos) }
 
-// entry returns the journal entry at the next position, checking it matches, or nil when the
+// next returns the journal entry at the next position, checking it matches, or nil when the
 // position is new.
-func (st *runState) next(kind, name string) *Entry {
+func (st *runState) next(kind, name string) *journal.Entry {
 	pos := st.pos
 	st.pos++
 	j := st.exec.Journal
@@ -210,12 +166,12 @@ func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
 	}
 	for i, req := range reqs {
 		pos := st.pos
-		e := st.next(kindAsk, req.Title)
+		e := st.next(journal.KindAsk, req.Title)
 		if e == nil {
 			rec := recs[i]
 			x := st.exec
 			rec.ID, rec.RunID, rec.Workflow = RequestID(x.RunID, pos), x.RunID, x.Workflow
-			x.Journal = append(x.Journal, Entry{Kind: kindAsk, Name: req.Title, RequestID: rec.ID})
+			x.Journal = append(x.Journal, journal.Entry{Kind: journal.KindAsk, Name: req.Title, RequestID: rec.ID})
 			x.Asked = append(x.Asked, rec)
 			x.Waiting = append(x.Waiting, rec.ID)
 			missing = true
@@ -227,7 +183,7 @@ func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
 			continue
 		}
 		a := e.Answer
-		answers[i] = Answer{RequestID: e.RequestID, Outcome: a.Outcome, Data: a.Data, Responder: a.Responder, Comment: a.Comment, At: a.At}
+		answers[i] = Answer{RequestID: e.RequestID, Outcome: Outcome(a.Outcome), Data: a.Data, Responder: a.Responder, Comment: a.Comment, At: a.At}
 	}
 	if missing {
 		panic(suspend{})
@@ -238,9 +194,9 @@ func AskAll(ctx context.Context, reqs ...Request) ([]Answer, error) {
 func decodeAnswer[T any](a Answer) (T, error) {
 	var v T
 	switch a.Outcome {
-	case events.StatusCancelled:
+	case OutcomeCancelled:
 		return v, &CancelledError{RequestID: a.RequestID, By: a.Responder}
-	case events.StatusTimedOut:
+	case OutcomeTimedOut:
 		if len(a.Data) == 0 { // the default policy puts the default answer in Data
 			return v, &TimeoutError{RequestID: a.RequestID}
 		}
@@ -264,7 +220,7 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 	if err != nil {
 		return zero, err
 	}
-	if e := st.next(kindStep, name); e != nil {
+	if e := st.next(journal.KindStep, name); e != nil {
 		if e.Error != "" {
 			return zero, errors.New(e.Error)
 		}
@@ -277,7 +233,7 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 	// fn gets a context without the run: an Ask or Step inside it would take positions
 	// that replay cannot reproduce.
 	out, ferr := fn(context.WithValue(ctx, runCtxKey{}, (*runState)(nil)))
-	entry := Entry{Kind: kindStep, Name: name}
+	entry := journal.Entry{Kind: journal.KindStep, Name: name}
 	if ferr != nil {
 		entry.Error = ferr.Error()
 		if entry.Error == "" {

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 const runID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -24,7 +23,7 @@ const runID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 var at = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 
 // execute runs x once and fails the test on an execution error.
-func execute(t *testing.T, reg *hitl.Registry, x *hitl.Execution) {
+func execute(t *testing.T, reg *hitl.Registry, x *journal.Execution) {
 	t.Helper()
 	if err := reg.Execute(context.Background(), x); err != nil {
 		t.Fatalf("Execute: %v", err)
@@ -33,7 +32,7 @@ func execute(t *testing.T, reg *hitl.Registry, x *hitl.Execution) {
 
 // resolve fills the answer of the journal's ask entry for requestID, as the orchestrator does
 // when a response arrives.
-func resolve(t *testing.T, x *hitl.Execution, requestID string, outcome events.Outcome, data string) {
+func resolve(t *testing.T, x *journal.Execution, requestID string, outcome events.Outcome, data string) {
 	t.Helper()
 	for i := range x.Journal {
 		if x.Journal[i].RequestID == requestID {
@@ -51,19 +50,19 @@ func resolve(t *testing.T, x *hitl.Execution, requestID string, outcome events.O
 	t.Fatalf("no journal entry for request %s", requestID)
 }
 
-func answer(t *testing.T, x *hitl.Execution, requestID, data string) {
+func answer(t *testing.T, x *journal.Execution, requestID, data string) {
 	t.Helper()
 	resolve(t, x, requestID, events.StatusAnswered, data)
 }
 
-func wantOutcome(t *testing.T, x *hitl.Execution, want hitl.ExecOutcome) {
+func wantOutcome(t *testing.T, x *journal.Execution, want journal.Outcome) {
 	t.Helper()
 	if x.Outcome != want {
 		t.Fatalf("Outcome = %v, want %v (err %v)", x.Outcome, want, x.Err)
 	}
 }
 
-func askedIDs(x *hitl.Execution) []string {
+func askedIDs(x *journal.Execution) []string {
 	var ids []string
 	for _, r := range x.Asked {
 		ids = append(ids, r.ID)
@@ -94,9 +93,9 @@ func TestExecuteOneQuestion(t *testing.T) {
 		return "refunded", nil
 	})
 
-	x := &hitl.Execution{RunID: runID, Workflow: "refund", Input: json.RawMessage(`{"id":"A-17","amount":42}`)}
+	x := &journal.Execution{RunID: runID, Workflow: "refund", Input: json.RawMessage(`{"id":"A-17","amount":42}`)}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if len(x.Asked) != 1 {
 		t.Fatalf("Asked = %+v, want one request", x.Asked)
 	}
@@ -123,14 +122,14 @@ func TestExecuteOneQuestion(t *testing.T) {
 
 	// Executing again before the answer arrives changes nothing and asks nothing new.
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if len(x.Asked) != 0 || !slices.Equal(x.Waiting, []string{wantID}) || len(x.Journal) != 1 {
 		t.Errorf("second execution: Asked %v Waiting %v Journal %+v", askedIDs(x), x.Waiting, x.Journal)
 	}
 
 	answer(t, x, wantID, `{"approved":false,"comment":"fraud"}`)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != `"kept: fraud"` {
 		t.Errorf("Result = %s", x.Result)
 	}
@@ -143,7 +142,7 @@ func TestExecuteStep(t *testing.T) {
 	t.Parallel()
 
 	var charges, mails atomic.Int32
-	var saves [][]hitl.Entry
+	var saves [][]journal.Entry
 	reg := hitl.NewRegistry()
 	hitl.Register(reg, "charge", func(ctx context.Context, in int) (string, error) {
 		id, err := hitl.Step(ctx, "charge", func(context.Context) (string, error) {
@@ -159,14 +158,14 @@ func TestExecuteStep(t *testing.T) {
 		n, err := hitl.Step(ctx, "mail", func(context.Context) (int, error) { return int(mails.Add(1)) * in, nil })
 		return fmt.Sprintf("%s mailed %d", id, n), err
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "charge", Input: json.RawMessage(`10`),
-		SaveStep: func(_ context.Context, j []hitl.Entry) error {
+	x := &journal.Execution{RunID: runID, Workflow: "charge", Input: json.RawMessage(`10`),
+		SaveStep: func(_ context.Context, j []journal.Entry) error {
 			saves = append(saves, slices.Clone(j))
 			return nil
 		}}
 
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if charges.Load() != 1 || len(saves) != 1 || len(saves[0]) != 1 || saves[0][0].Kind != "step" ||
 		saves[0][0].Name != "charge" || string(saves[0][0].Result) != `"ch_1"` {
 		t.Fatalf("after first execution: charges %d, saves %+v", charges.Load(), saves)
@@ -178,7 +177,7 @@ func TestExecuteStep(t *testing.T) {
 
 	for range 3 { // replays do not repeat the side effect, nor save again
 		execute(t, reg, x)
-		wantOutcome(t, x, hitl.ExecSuspended)
+		wantOutcome(t, x, journal.Suspended)
 	}
 	if charges.Load() != 1 || len(saves) != 1 {
 		t.Fatalf("replays: charges %d, saves %d", charges.Load(), len(saves))
@@ -186,7 +185,7 @@ func TestExecuteStep(t *testing.T) {
 
 	answer(t, x, hitl.RequestID(runID, 1), `true`)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != `"ch_1 mailed 10"` {
 		t.Errorf("Result = %s", x.Result)
 	}
@@ -199,7 +198,7 @@ func TestExecuteStep(t *testing.T) {
 
 	// A completed run replays to the same result without side effects.
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != `"ch_1 mailed 10"` || charges.Load() != 1 || mails.Load() != 1 || len(saves) != 2 {
 		t.Errorf("replay of a completed run: %s, charges %d mails %d saves %d", x.Result, charges.Load(), mails.Load(), len(saves))
 	}
@@ -221,9 +220,9 @@ func TestStepError(t *testing.T) {
 		}
 		return 1, nil
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecFailed)
+	wantOutcome(t, x, journal.Failed)
 	// The first execution sees the error as every replay will: by its message.
 	if x.Err == nil || x.Err.Error() != "calling: gateway: 502" || errors.Is(x.Err, errGateway) {
 		t.Errorf("first Err = %v, want the recorded error \"calling: gateway: 502\"", x.Err)
@@ -233,7 +232,7 @@ func TestStepError(t *testing.T) {
 	}
 
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecFailed)
+	wantOutcome(t, x, journal.Failed)
 	if calls.Load() != 1 {
 		t.Errorf("fn called %d times, want once", calls.Load())
 	}
@@ -250,10 +249,10 @@ func TestStepErrorWithoutMessage(t *testing.T) {
 	hitl.Register(reg, "w", func(ctx context.Context, _ any) (int, error) {
 		return hitl.Step(ctx, "call", func(context.Context) (int, error) { return 0, errors.New("") })
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecFailed)
+	wantOutcome(t, x, journal.Failed)
 	if x.Journal[0].Error != "step failed" || x.Err == nil {
 		t.Errorf("Journal %+v Err %v", x.Journal, x.Err)
 	}
@@ -277,9 +276,9 @@ func TestStepUnencodableResult(t *testing.T) {
 		}
 		return fmt.Sprintf("%v %v", stepErr != nil, ok), nil
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if len(x.Journal) != 2 || x.Journal[0].Kind != "step" || x.Journal[0].Error == "" {
 		t.Fatalf("Journal = %+v, want the failed step then the ask", x.Journal)
 	}
@@ -288,7 +287,7 @@ func TestStepUnencodableResult(t *testing.T) {
 	}
 	answer(t, x, hitl.RequestID(runID, 1), `true`)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != `"true true"` || calls.Load() != 1 {
 		t.Errorf("Result %s calls %d", x.Result, calls.Load())
 	}
@@ -302,12 +301,12 @@ func TestSaveStepError(t *testing.T) {
 	hitl.Register(reg, "w", func(ctx context.Context, _ any) (int, error) {
 		return hitl.Step(ctx, "s", func(context.Context) (int, error) { return 1, nil })
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w", SaveStep: func(context.Context, []hitl.Entry) error { return errKV }}
+	x := &journal.Execution{RunID: runID, Workflow: "w", SaveStep: func(context.Context, []journal.Entry) error { return errKV }}
 	err := reg.Execute(context.Background(), x)
 	if !errors.Is(err, errKV) {
 		t.Fatalf("Execute = %v, want the save error", err)
 	}
-	if x.Outcome == hitl.ExecCompleted {
+	if x.Outcome == journal.Completed {
 		t.Error("the run completed although its step could not be saved")
 	}
 }
@@ -331,9 +330,9 @@ func TestAskAll(t *testing.T) {
 		}
 		return out, nil
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "poll"}
+	x := &journal.Execution{RunID: runID, Workflow: "poll"}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	ids := []string{hitl.RequestID(runID, 0), hitl.RequestID(runID, 1), hitl.RequestID(runID, 2)}
 	if got := askedIDs(x); !slices.Equal(got, ids) {
 		t.Fatalf("Asked = %v, want %v", got, ids)
@@ -348,14 +347,14 @@ func TestAskAll(t *testing.T) {
 	answer(t, x, ids[2], `"Ada"`)
 	resolve(t, x, ids[0], events.StatusCancelled, "")
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecSuspended)
+	wantOutcome(t, x, journal.Suspended)
 	if len(x.Asked) != 0 || !slices.Equal(x.Waiting, ids[1:2]) || len(x.Journal) != 3 {
 		t.Fatalf("2 of 3 answered: Asked %v Waiting %v Journal %d", askedIDs(x), x.Waiting, len(x.Journal))
 	}
 
 	answer(t, x, ids[1], `true`)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	want := fmt.Sprintf(`["%s=cancelled/","%s=answered/true","%s=answered/\"Ada\""]`, ids[0][:4], ids[1][:4], ids[2][:4])
 	if string(x.Result) != want {
 		t.Errorf("Result = %s\nwant     %s", x.Result, want)
@@ -372,15 +371,15 @@ func TestAskAllAnswerFields(t *testing.T) {
 		got, err = hitl.AskAll(ctx, hitl.Request{Title: "Q"})
 		return true, err
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
 	x.Journal[0].Answer = &events.Response{
 		RequestID: hitl.RequestID(runID, 0), Outcome: events.StatusAnswered, Data: json.RawMessage(`{"approved":true}`),
 		Responder: "email:alice@example.com", Comment: "fine", At: at,
 	}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
-	want := hitl.Answer{RequestID: hitl.RequestID(runID, 0), Outcome: events.StatusAnswered, Data: json.RawMessage(`{"approved":true}`),
+	wantOutcome(t, x, journal.Completed)
+	want := hitl.Answer{RequestID: hitl.RequestID(runID, 0), Outcome: hitl.OutcomeAnswered, Data: json.RawMessage(`{"approved":true}`),
 		Responder: "email:alice@example.com", Comment: "fine", At: at}
 	if len(got) != 1 || got[0].RequestID != want.RequestID || got[0].Outcome != want.Outcome || string(got[0].Data) != string(want.Data) ||
 		got[0].Responder != want.Responder || got[0].Comment != want.Comment || !got[0].At.Equal(at) {
@@ -404,9 +403,9 @@ func TestAskAllNone(t *testing.T) {
 		a, err := hitl.AskAll(ctx)
 		return len(a), err
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != "0" || len(x.Journal) != 0 {
 		t.Errorf("Result %s Journal %+v", x.Result, x.Journal)
 	}
@@ -414,12 +413,12 @@ func TestAskAllNone(t *testing.T) {
 
 // drive executes x until it completes or fails, answering every new request with respond, and
 // returns the titles asked, in order.
-func drive(t *testing.T, reg *hitl.Registry, x *hitl.Execution, respond func(req events.Request) string) []string {
+func drive(t *testing.T, reg *hitl.Registry, x *journal.Execution, respond func(req events.Request) string) []string {
 	t.Helper()
 	var titles []string
 	for range 100 {
 		execute(t, reg, x)
-		if x.Outcome != hitl.ExecSuspended {
+		if x.Outcome != journal.Suspended {
 			return titles
 		}
 		if len(x.Asked) == 0 {
@@ -449,7 +448,7 @@ func TestAskInLoop(t *testing.T) {
 		}
 		return total, nil
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "loop", Input: json.RawMessage(`["apples","pears","plums"]`)}
+	x := &journal.Execution{RunID: runID, Workflow: "loop", Input: json.RawMessage(`["apples","pears","plums"]`)}
 	n := 0
 	titles := drive(t, reg, x, func(req events.Request) string {
 		n++
@@ -458,7 +457,7 @@ func TestAskInLoop(t *testing.T) {
 		}
 		return fmt.Sprint(n * 10)
 	})
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 	if string(x.Result) != "60" {
 		t.Errorf("Result = %s, want 60", x.Result)
 	}
@@ -498,14 +497,14 @@ func TestConditionalQuestion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			x := &hitl.Execution{RunID: runID, Workflow: "deploy"}
+			x := &journal.Execution{RunID: runID, Workflow: "deploy"}
 			titles := drive(t, reg, x, func(req events.Request) string {
 				if req.Title == "Deploy?" {
 					return tt.approve
 				}
 				return `"freeze"`
 			})
-			wantOutcome(t, x, hitl.ExecCompleted)
+			wantOutcome(t, x, journal.Completed)
 			if !slices.Equal(titles, tt.wantTitles) || string(x.Result) != tt.wantResult {
 				t.Errorf("asked %q result %s, want %q %s", titles, x.Result, tt.wantTitles, tt.wantResult)
 			}
@@ -517,10 +516,10 @@ func TestAskOutcomes(t *testing.T) {
 	t.Parallel()
 
 	reg := hitl.NewRegistry()
-	hitl.Register(reg, "w", func(ctx context.Context, policy events.TimeoutPolicy) (string, error) {
+	hitl.Register(reg, "w", func(ctx context.Context, policy hitl.TimeoutPolicy) (string, error) {
 		req := hitl.Request{Title: "Pick", Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}, {ID: "b"}}, Skippable: true},
 			Timeout: time.Minute, OnTimeout: policy}
-		if policy == events.TimeoutDefault {
+		if policy == hitl.TimeoutDefault {
 			req.Default = "b"
 		}
 		v, err := hitl.Ask[string](ctx, req)
@@ -529,7 +528,7 @@ func TestAskOutcomes(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		policy     events.TimeoutPolicy
+		policy     hitl.TimeoutPolicy
 		outcome    events.Outcome
 		data       string
 		wantResult string
@@ -539,9 +538,9 @@ func TestAskOutcomes(t *testing.T) {
 		{name: "skipped", outcome: events.StatusAnswered, data: `null`, wantResult: `"got "`},
 		{name: "answered without data", outcome: events.StatusAnswered, wantResult: `"got "`},
 		{name: "answer of the wrong type", outcome: events.StatusAnswered, data: `42`, wantErr: errDecode},
-		{name: "timed out", policy: events.TimeoutFail, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
-		{name: "timed out with default policy but no data", policy: events.TimeoutDefault, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
-		{name: "timed out with default", policy: events.TimeoutDefault, outcome: events.StatusTimedOut, data: `"b"`, wantResult: `"got b"`},
+		{name: "timed out", policy: hitl.TimeoutFail, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
+		{name: "timed out with default policy but no data", policy: hitl.TimeoutDefault, outcome: events.StatusTimedOut, wantErr: hitl.ErrTimeout},
+		{name: "timed out with default", policy: hitl.TimeoutDefault, outcome: events.StatusTimedOut, data: `"b"`, wantResult: `"got b"`},
 		{name: "cancelled", outcome: events.StatusCancelled, wantErr: hitl.ErrCancelled},
 		{name: "cancelled with data", outcome: events.StatusCancelled, data: `"a"`, wantErr: hitl.ErrCancelled},
 	}
@@ -549,27 +548,27 @@ func TestAskOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			in, _ := json.Marshal(tt.policy)
-			x := &hitl.Execution{RunID: runID, Workflow: "w", Input: in}
+			x := &journal.Execution{RunID: runID, Workflow: "w", Input: in}
 			execute(t, reg, x)
-			wantOutcome(t, x, hitl.ExecSuspended)
-			if tt.policy == events.TimeoutDefault && string(x.Asked[0].Default) != `"b"` {
+			wantOutcome(t, x, journal.Suspended)
+			if tt.policy == hitl.TimeoutDefault && string(x.Asked[0].Default) != `"b"` {
 				t.Errorf("asked default = %s", x.Asked[0].Default)
 			}
 			resolve(t, x, x.Waiting[0], tt.outcome, tt.data)
 			execute(t, reg, x)
 			switch {
 			case tt.wantErr == errDecode:
-				wantOutcome(t, x, hitl.ExecFailed)
+				wantOutcome(t, x, journal.Failed)
 				if x.Err == nil || errors.Is(x.Err, hitl.ErrTimeout) || errors.Is(x.Err, hitl.ErrCancelled) {
 					t.Errorf("Err = %v, want a decode error", x.Err)
 				}
 			case tt.wantErr != nil:
-				wantOutcome(t, x, hitl.ExecFailed)
+				wantOutcome(t, x, journal.Failed)
 				if !errors.Is(x.Err, tt.wantErr) {
 					t.Errorf("Err = %v, want %v", x.Err, tt.wantErr)
 				}
 			default:
-				wantOutcome(t, x, hitl.ExecCompleted)
+				wantOutcome(t, x, journal.Completed)
 				if string(x.Result) != tt.wantResult {
 					t.Errorf("Result = %s, want %s", x.Result, tt.wantResult)
 				}
@@ -590,7 +589,7 @@ func TestTypedErrors(t *testing.T) {
 		return true, nil
 	})
 	for _, outcome := range []events.Outcome{events.StatusTimedOut, events.StatusCancelled} {
-		x := &hitl.Execution{RunID: runID, Workflow: "w"}
+		x := &journal.Execution{RunID: runID, Workflow: "w"}
 		execute(t, reg, x)
 		resolve(t, x, x.Waiting[0], outcome, "")
 		execute(t, reg, x)
@@ -664,15 +663,15 @@ func TestNondeterminism(t *testing.T) {
 			reg1, reg2 := hitl.NewRegistry(), hitl.NewRegistry()
 			hitl.Register(reg1, "w", func(ctx context.Context, _ any) (bool, error) { return true, tt.v1(ctx) })
 			hitl.Register(reg2, "w", func(ctx context.Context, _ any) (bool, error) { return true, tt.v2(ctx) })
-			x := &hitl.Execution{RunID: runID, Workflow: "w"}
+			x := &journal.Execution{RunID: runID, Workflow: "w"}
 			execute(t, reg1, x)
-			journal := slices.Clone(x.Journal)
-			y := &hitl.Execution{RunID: runID, Workflow: "w", Journal: x.Journal}
+			before := slices.Clone(x.Journal)
+			y := &journal.Execution{RunID: runID, Workflow: "w", Journal: x.Journal}
 			err := reg2.Execute(context.Background(), y)
 			if !errors.Is(err, hitl.ErrNondeterministic) {
 				t.Fatalf("Execute = %v, want ErrNondeterministic (outcome %v, err %v)", err, y.Outcome, y.Err)
 			}
-			if len(y.Asked) != 0 || len(y.Journal) != len(journal) {
+			if len(y.Asked) != 0 || len(y.Journal) != len(before) {
 				t.Errorf("a nondeterministic replay changed the run: asked %v journal %+v", askedIDs(y), y.Journal)
 			}
 		})
@@ -699,10 +698,10 @@ func TestInvalidRequest(t *testing.T) {
 		{"timeout under a second", hitl.Request{Title: "Q", Timeout: 500 * time.Millisecond}},
 		{"negative timeout", hitl.Request{Title: "Q", Timeout: -time.Hour}},
 		{"timeout over a year", hitl.Request{Title: "Q", Timeout: 366 * 24 * time.Hour}},
-		{"default policy without default", hitl.Request{Title: "Q", OnTimeout: events.TimeoutDefault, Timeout: time.Minute}},
-		{"default not a valid answer", hitl.Request{Title: "Q", Input: input.Spec{Type: input.Boolean}, OnTimeout: events.TimeoutDefault, Default: "yes"}},
+		{"default policy without default", hitl.Request{Title: "Q", OnTimeout: hitl.TimeoutDefault, Timeout: time.Minute}},
+		{"default not a valid answer", hitl.Request{Title: "Q", Input: input.Spec{Type: input.Boolean}, OnTimeout: hitl.TimeoutDefault, Default: "yes"}},
 		{"unknown timeout policy", hitl.Request{Title: "Q", OnTimeout: "retry"}},
-		{"unencodable default", hitl.Request{Title: "Q", OnTimeout: events.TimeoutDefault, Default: make(chan int)}},
+		{"unencodable default", hitl.Request{Title: "Q", OnTimeout: hitl.TimeoutDefault, Default: make(chan int)}},
 		{"assignee without kind", hitl.Request{Title: "Q", Assignees: []string{":ops"}}},
 		{"assignee without colon", hitl.Request{Title: "Q", Assignees: []string{"webhook:ops", "ops"}}},
 	}
@@ -721,9 +720,9 @@ func TestInvalidRequest(t *testing.T) {
 				}
 				return hitl.Ask[bool](ctx, boolReq("Valid?"))
 			})
-			x := &hitl.Execution{RunID: runID, Workflow: "w"}
+			x := &journal.Execution{RunID: runID, Workflow: "w"}
 			execute(t, reg, x)
-			wantOutcome(t, x, hitl.ExecSuspended)
+			wantOutcome(t, x, journal.Suspended)
 			if askErr == nil || askAllErr == nil {
 				t.Fatal("no error")
 			}
@@ -744,7 +743,7 @@ func TestInvalidRequestIsValidationError(t *testing.T) {
 		_, askErr = hitl.Ask[bool](ctx, hitl.Request{Input: input.Spec{Type: "date"}, Timeout: time.Millisecond, Assignees: []string{"x"}})
 		return true, nil
 	})
-	execute(t, reg, &hitl.Execution{RunID: runID, Workflow: "w"})
+	execute(t, reg, &journal.Execution{RunID: runID, Workflow: "w"})
 	var ve *input.ValidationError
 	if !errors.Is(askErr, input.ErrInvalid) || !errors.As(askErr, &ve) {
 		t.Fatalf("Ask = %v, want a *input.ValidationError", askErr)
@@ -755,61 +754,6 @@ func TestInvalidRequestIsValidationError(t *testing.T) {
 	}
 	if want := []string{"title", "input.type", "timeout", "assignees[0]"}; !slices.Equal(paths, want) {
 		t.Errorf("fields %q, want %q", paths, want)
-	}
-}
-
-func TestValidateRequest(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		name      string
-		req       events.Request
-		wantErr   error
-		wantPaths []string
-	}{
-		{name: "minimal", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Approval}}},
-		{name: "full", req: events.Request{
-			Title: "Q", Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}}},
-			Assignees: []string{"webhook:ops-bot", "email:a@b.c", "ms-teams:ops:on-call"},
-			Timeout:   events.Duration(time.Second), OnTimeout: events.TimeoutDefault, Default: json.RawMessage(`"a"`),
-		}},
-		{name: "longest timeout", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Text}, Timeout: events.Duration(365 * 24 * time.Hour)}},
-		{name: "explicit fail policy", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Text}, OnTimeout: events.TimeoutFail}},
-		{name: "no input type", req: events.Request{Title: "Q"}, wantErr: input.ErrInvalid, wantPaths: []string{"input.type"}},
-		{name: "default not allowed", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}}},
-			OnTimeout: events.TimeoutDefault, Default: json.RawMessage(`"z"`)}, wantErr: input.ErrInvalid, wantPaths: []string{"default"}},
-		{name: "empty default", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Text}, OnTimeout: events.TimeoutDefault},
-			wantErr: input.ErrInvalid, wantPaths: []string{"default"}},
-		{name: "assignee without name", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Text}, Assignees: []string{"webhook:"}},
-			wantErr: input.ErrInvalid, wantPaths: []string{"assignees[0]"}},
-		{name: "title of 1000 bytes", req: events.Request{Title: strings.Repeat("é", 500), Input: input.Spec{Type: input.Text}}},
-		{name: "title over 1000 bytes", req: events.Request{Title: strings.Repeat("é", 501), Input: input.Spec{Type: input.Text}},
-			wantErr: input.ErrInvalid, wantPaths: []string{"title"}},
-		{name: "spec problems listed", req: events.Request{Title: "Q", Input: input.Spec{Type: input.Select, Options: []input.Option{{ID: "a"}, {ID: "a"}}}},
-			wantErr: input.ErrInvalid, wantPaths: []string{"input.options[1].id"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := hitl.ValidateRequest(&tt.req)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("ValidateRequest = %v, want %v", err, tt.wantErr)
-			}
-			if err == nil {
-				return
-			}
-			var ve *input.ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("%T is not a *input.ValidationError", err)
-			}
-			var paths []string
-			for _, f := range ve.Fields {
-				paths = append(paths, f.Path)
-			}
-			if !slices.Equal(paths, tt.wantPaths) {
-				t.Errorf("fields %q, want %q", paths, tt.wantPaths)
-			}
-		})
 	}
 }
 
@@ -832,11 +776,11 @@ func TestExecuteFailures(t *testing.T) {
 
 	t.Run("panic", func(t *testing.T) {
 		t.Parallel()
-		x := &hitl.Execution{RunID: runID, Workflow: "panics"}
+		x := &journal.Execution{RunID: runID, Workflow: "panics"}
 		if err := reg.Execute(context.Background(), x); err != nil {
 			t.Fatalf("Execute = %v, want the panic reported in Outcome", err)
 		}
-		wantOutcome(t, x, hitl.ExecFailed)
+		wantOutcome(t, x, journal.Failed)
 		if x.Err == nil || !strings.Contains(x.Err.Error(), "panicked") || !strings.Contains(x.Err.Error(), "nil map") {
 			t.Errorf("Err = %v", x.Err)
 		}
@@ -846,18 +790,18 @@ func TestExecuteFailures(t *testing.T) {
 	})
 	t.Run("workflow error", func(t *testing.T) {
 		t.Parallel()
-		x := &hitl.Execution{RunID: runID, Workflow: "errors"}
+		x := &journal.Execution{RunID: runID, Workflow: "errors"}
 		execute(t, reg, x)
-		wantOutcome(t, x, hitl.ExecFailed)
+		wantOutcome(t, x, journal.Failed)
 		if !errors.Is(x.Err, errBusiness) || x.Result != nil {
 			t.Errorf("Err %v Result %s", x.Err, x.Result)
 		}
 	})
 	t.Run("bad input", func(t *testing.T) {
 		t.Parallel()
-		x := &hitl.Execution{RunID: runID, Workflow: "typed", Input: json.RawMessage(`{"N":"seven"}`)}
+		x := &journal.Execution{RunID: runID, Workflow: "typed", Input: json.RawMessage(`{"N":"seven"}`)}
 		execute(t, reg, x)
-		wantOutcome(t, x, hitl.ExecFailed)
+		wantOutcome(t, x, journal.Failed)
 		if x.Err == nil || !strings.Contains(x.Err.Error(), "decode input") {
 			t.Errorf("Err = %v", x.Err)
 		}
@@ -865,9 +809,9 @@ func TestExecuteFailures(t *testing.T) {
 	for _, in := range []string{``, `null`} {
 		t.Run("input "+in, func(t *testing.T) {
 			t.Parallel()
-			x := &hitl.Execution{RunID: runID, Workflow: "typed", Input: json.RawMessage(in)}
+			x := &journal.Execution{RunID: runID, Workflow: "typed", Input: json.RawMessage(in)}
 			execute(t, reg, x)
-			wantOutcome(t, x, hitl.ExecCompleted)
+			wantOutcome(t, x, journal.Completed)
 			if string(x.Result) != "0" {
 				t.Errorf("Result = %s", x.Result)
 			}
@@ -875,16 +819,16 @@ func TestExecuteFailures(t *testing.T) {
 	}
 	t.Run("unencodable result", func(t *testing.T) {
 		t.Parallel()
-		x := &hitl.Execution{RunID: runID, Workflow: "unencodable"}
+		x := &journal.Execution{RunID: runID, Workflow: "unencodable"}
 		execute(t, reg, x)
-		wantOutcome(t, x, hitl.ExecFailed)
+		wantOutcome(t, x, journal.Failed)
 		if x.Err == nil || !strings.Contains(x.Err.Error(), "encode result") {
 			t.Errorf("Err = %v", x.Err)
 		}
 	})
 	t.Run("unknown workflow", func(t *testing.T) {
 		t.Parallel()
-		x := &hitl.Execution{RunID: runID, Workflow: "nope"}
+		x := &journal.Execution{RunID: runID, Workflow: "nope"}
 		if err := reg.Execute(context.Background(), x); !errors.Is(err, hitl.ErrUnknownWorkflow) {
 			t.Errorf("Execute = %v, want ErrUnknownWorkflow", err)
 		}
@@ -916,8 +860,8 @@ func TestOutsideARun(t *testing.T) {
 	hitl.Register(reg, "w", func(context.Context, any) (bool, error) {
 		return hitl.Ask[bool](context.Background(), boolReq("Q"))
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
-	if err := reg.Execute(context.Background(), x); err != nil || x.Outcome != hitl.ExecFailed ||
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
+	if err := reg.Execute(context.Background(), x); err != nil || x.Outcome != journal.Failed ||
 		!strings.Contains(fmt.Sprint(x.Err), "context of a running workflow") {
 		t.Errorf("Execute = %v, outcome %v, err %v; want the run failed", err, x.Outcome, x.Err)
 	}
@@ -925,8 +869,8 @@ func TestOutsideARun(t *testing.T) {
 	hitl.Register(reg, "nested", func(ctx context.Context, _ any) (bool, error) {
 		return hitl.Step(ctx, "outer", func(ctx context.Context) (bool, error) { return hitl.Ask[bool](ctx, boolReq("Q")) })
 	})
-	x = &hitl.Execution{RunID: runID, Workflow: "nested"}
-	if err := reg.Execute(context.Background(), x); err != nil || x.Outcome != hitl.ExecFailed {
+	x = &journal.Execution{RunID: runID, Workflow: "nested"}
+	if err := reg.Execute(context.Background(), x); err != nil || x.Outcome != journal.Failed {
 		t.Errorf("nested Ask: Execute = %v, outcome %v; want the run failed", err, x.Outcome)
 	}
 }
@@ -952,12 +896,12 @@ func TestRunIDReplayingNow(t *testing.T) {
 		_, err = hitl.Ask[bool](ctx, boolReq("Q"))
 		return now, err
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
 	execute(t, reg, x)
 	answer(t, x, hitl.RequestID(runID, 1), `true`)
 	execute(t, reg, x)
-	wantOutcome(t, x, hitl.ExecCompleted)
+	wantOutcome(t, x, journal.Completed)
 
 	if len(log) != 3 {
 		t.Fatalf("log = %+v", log)
@@ -1006,7 +950,7 @@ func TestJournalSurvivesJSON(t *testing.T) {
 		}
 		return fmt.Sprintf("%.2f %s %v", q.Price, q.At.Format(time.RFC3339), picks), nil
 	})
-	x := &hitl.Execution{RunID: runID, Workflow: "w"}
+	x := &journal.Execution{RunID: runID, Workflow: "w"}
 	execute(t, reg, x)
 	answer(t, x, x.Waiting[0], `["y","x"]`)
 
@@ -1014,38 +958,14 @@ func TestJournalSurvivesJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := &hitl.Execution{RunID: runID, Workflow: "w"}
+	y := &journal.Execution{RunID: runID, Workflow: "w"}
 	if err := json.Unmarshal(stored, &y.Journal); err != nil {
 		t.Fatal(err)
 	}
 	execute(t, reg, y)
-	wantOutcome(t, y, hitl.ExecCompleted)
+	wantOutcome(t, y, journal.Completed)
 	if string(y.Result) != `"9.99 2026-03-01T09:30:00Z [y x]"` || calls.Load() != 1 {
 		t.Errorf("Result %s calls %d", y.Result, calls.Load())
-	}
-}
-
-func TestRequestID(t *testing.T) {
-	t.Parallel()
-
-	// Ids are part of the durable state: a changed derivation would re-ask every pending
-	// question of a running run under a new id. Pinned with python3:
-	// uuid.uuid5(uuid.NAMESPACE_OID, "hitl/run-1/ask/0").
-	if got, want := hitl.RequestID("run-1", 0), "68da5a30-9b06-54f1-9e5f-fbb64de740c0"; got != want {
-		t.Errorf("RequestID(run-1, 0) = %s, want %s", got, want)
-	}
-	a0, a1, b0 := hitl.RequestID("a", 0), hitl.RequestID("a", 1), hitl.RequestID("b", 0)
-	if a0 != hitl.RequestID("a", 0) {
-		t.Error("RequestID is not stable")
-	}
-	if a0 == a1 || a0 == b0 || a1 == b0 {
-		t.Errorf("RequestID collides: %s %s %s", a0, a1, b0)
-	}
-	for _, id := range []string{a0, a1, b0, hitl.RequestID(runID, 12345)} {
-		u, err := uuid.Parse(id)
-		if err != nil || len(id) != 36 || u.Version() != 5 || id != strings.ToLower(id) {
-			t.Errorf("RequestID %q is not a canonical version 5 UUID: %v", id, err)
-		}
 	}
 }
 
@@ -1078,7 +998,7 @@ func TestExecuteResetsOutputs(t *testing.T) {
 
 	reg := hitl.NewRegistry()
 	hitl.Register(reg, "w", func(ctx context.Context, _ any) (bool, error) { return hitl.Ask[bool](ctx, boolReq("Q")) })
-	x := &hitl.Execution{RunID: runID, Workflow: "w",
+	x := &journal.Execution{RunID: runID, Workflow: "w",
 		Asked: []events.Request{{ID: "stale"}}, Waiting: []string{"stale"}, Result: json.RawMessage(`1`), Err: errors.New("stale")}
 	execute(t, reg, x)
 	if slices.Contains(x.Waiting, "stale") || len(x.Asked) != 1 || x.Asked[0].ID == "stale" || x.Result != nil || x.Err != nil {
@@ -1098,7 +1018,7 @@ func TestExecuteConcurrentRuns(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
 			run := fmt.Sprintf("run-%d", i)
-			x := &hitl.Execution{RunID: run, Workflow: "w", Input: json.RawMessage(fmt.Sprint(i))}
+			x := &journal.Execution{RunID: run, Workflow: "w", Input: json.RawMessage(fmt.Sprint(i))}
 			drive(t, reg, x, func(req events.Request) string {
 				if req.ID != hitl.RequestID(run, 0) || req.RunID != run {
 					t.Errorf("request %s of run %s", req.ID, req.RunID)

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 // Request is a question a workflow asks.
@@ -22,16 +22,40 @@ type Request struct {
 	Timeout time.Duration
 	// OnTimeout decides what Ask returns on timeout: a *TimeoutError (TimeoutFail, the default)
 	// or Default (TimeoutDefault).
-	OnTimeout events.TimeoutPolicy
+	OnTimeout TimeoutPolicy
 	// Default is the answer used on timeout when OnTimeout is TimeoutDefault.
 	Default  any
 	Metadata map[string]string
 }
 
+// TimeoutPolicy says what Ask returns when its request times out. The values are those of
+// the request's on_timeout in the REST API and in events.
+type TimeoutPolicy string
+
+const (
+	// TimeoutFail makes Ask return a *TimeoutError, matching ErrTimeout (the default).
+	TimeoutFail TimeoutPolicy = "fail"
+	// TimeoutDefault makes Ask return the request's Default as the answer.
+	TimeoutDefault TimeoutPolicy = "default"
+)
+
+// Outcome is how a request was resolved. The values are those of a response's outcome in
+// the REST API and in events.
+type Outcome string
+
+const (
+	// OutcomeAnswered: a person answered. Data holds the answer, JSON null when skipped.
+	OutcomeAnswered Outcome = "answered"
+	// OutcomeTimedOut: the timeout passed. Under TimeoutDefault, Data holds the Default.
+	OutcomeTimedOut Outcome = "timed_out"
+	// OutcomeCancelled: the request or its run was cancelled; Responder says by whom.
+	OutcomeCancelled Outcome = "cancelled"
+)
+
 // Answer is how a request was resolved, as seen by the workflow.
 type Answer struct {
 	RequestID string
-	Outcome   events.Outcome
+	Outcome   Outcome
 	Data      json.RawMessage
 	Responder string
 	Comment   string
@@ -52,8 +76,9 @@ var (
 	// ErrCancelled matches a *CancelledError: the request or its run was cancelled.
 	ErrCancelled = errors.New("request cancelled")
 	// ErrNondeterministic means a replay called Ask or Step in a different order than the
-	// journal records: the workflow's code or its inputs changed under a running run.
-	ErrNondeterministic = errors.New("workflow is not deterministic")
+	// journal records: the workflow's code or its inputs changed under a running run. The
+	// run fails with it.
+	ErrNondeterministic = journal.ErrNondeterministic
 )
 
 // TimeoutError is returned by Ask when its request timed out.
@@ -68,11 +93,11 @@ type CancelledError struct{ RequestID, By string }
 func (e *CancelledError) Error() string     { return "request " + e.RequestID + " was cancelled" }
 func (e *CancelledError) Is(err error) bool { return err == ErrCancelled }
 
-// spec converts the SDK request into the stored record, still without ids and timestamps.
+// record converts the SDK request into the stored record, still without ids and timestamps.
 func (r Request) record() (events.Request, error) {
 	rec := events.Request{
 		Title: r.Title, Message: r.Message, Context: r.Context, Input: r.Input,
-		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: r.OnTimeout,
+		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: events.TimeoutPolicy(r.OnTimeout),
 		Metadata: r.Metadata,
 	}
 	if rec.Input.Type == "" {
@@ -85,70 +110,19 @@ func (r Request) record() (events.Request, error) {
 		}
 		rec.Default = b
 	}
-	if err := ValidateRequest(&rec); err != nil {
+	if err := rec.Validate(); err != nil {
 		return rec, err
 	}
 	return rec, nil
 }
 
-// ValidateRequest checks a request record before it is stored, listing every problem.
-func ValidateRequest(r *events.Request) error {
-	var fields []input.FieldError
-	add := func(path, msg string) { fields = append(fields, input.FieldError{Path: path, Message: msg}) }
-	if r.Title == "" {
-		add("title", "is required")
-	} else if len(r.Title) > 1000 {
-		add("title", "is longer than 1000 bytes")
-	}
-	specOK := true
-	if err := r.Input.Check(); err != nil {
-		specOK = false
-		var ve *input.ValidationError
-		if errors.As(err, &ve) {
-			fields = append(fields, ve.Fields...)
-		} else {
-			add("input", "is not usable")
-		}
-	}
-	if t := time.Duration(r.Timeout); t != 0 && (t < time.Second || t > 365*24*time.Hour) {
-		add("timeout", "must be between 1s and 8760h")
-	}
-	switch r.OnTimeout {
-	case "", events.TimeoutFail:
-	case events.TimeoutDefault:
-		if len(r.Default) == 0 {
-			add("default", `is required when on_timeout is "default"`)
-		} else if specOK {
-			// The default answer is held to the spec like any answer: each failing field
-			// is reported under default ("default.approved").
-			var ve *input.ValidationError
-			if err := r.Input.Validate(r.Default); errors.As(err, &ve) {
-				for _, f := range ve.Fields {
-					add("default"+strings.TrimPrefix(f.Path, "$"), f.Message)
-				}
-			} else if err != nil {
-				add("default", "is not a valid answer")
-			}
-		}
-	default:
-		add("on_timeout", `must be "fail" or "default"`)
-	}
-	for i, a := range r.Assignees {
-		if !validAssignee(a) {
-			add(fmt.Sprintf("assignees[%d]", i), fmt.Sprintf("%q is not of the form kind:name (e.g. webhook:ops-bot)", a))
-		}
-	}
-	if len(fields) > 0 {
-		return &input.ValidationError{Fields: fields}
-	}
-	return nil
-}
+// Duration is a time.Duration in JSON, for workflow inputs and results: it reads "90s",
+// "15m", "2h" or a number of seconds, and writes "90s", like a request's timeout in the REST
+// API.
+type Duration time.Duration
 
-func validAssignee(a string) bool {
-	for i := 0; i < len(a); i++ {
-		if a[i] == ':' {
-			return i > 0 && i < len(a)-1
-		}
-	}
-	return false
-}
+// MarshalJSON writes the duration as a string, e.g. "1h30m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return events.Duration(d).MarshalJSON() }
+
+// UnmarshalJSON reads a string like "90s" or a number of seconds; null leaves d alone.
+func (d *Duration) UnmarshalJSON(b []byte) error { return (*events.Duration)(d).UnmarshalJSON(b) }

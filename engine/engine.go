@@ -19,6 +19,7 @@ import (
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/internal/consume"
+	"github.com/hitl-dev/hitl/journal"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
@@ -178,20 +179,14 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if run.Status.Final() {
 		return nil
 	}
-	i := journalIndex(run.Journal, r.ID)
-	if i < 0 {
+	resume, err := run.RecordAnswer(*r.Response)
+	if err != nil {
 		// The run asked but its checkpoint is not written yet (its instance is mid-write or
 		// crashed and will be redelivered the trigger). Come back when it is.
-		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("run %s has no journal entry for request %s yet", run.ID, r.ID))
+		return consume.RetryAfter(checkpointLag(ctx), err)
 	}
-	if run.Journal[i].Answer != nil && !slices.Contains(run.Waiting, r.ID) {
+	if !resume {
 		return nil // already applied, and the run moved on
-	}
-	// Recorded but the run still lists the request as waited on: an earlier attempt saved
-	// the answer with a step's checkpoint and then failed before it finished. Replay again.
-	if run.Journal[i].Answer == nil {
-		answer := *r.Response
-		run.Journal[i].Answer = &answer
 	}
 	if err := o.advance(ctx, run, rev); err != nil {
 		return err
@@ -212,24 +207,15 @@ func checkpointLag(ctx context.Context) time.Duration {
 	return min(time.Duration(1<<min(n, 10))*10*time.Millisecond, 5*time.Second)
 }
 
-func journalIndex(j []hitl.Entry, requestID string) int {
-	for i := range j {
-		if j[i].RequestID == requestID {
-			return i
-		}
-	}
-	return -1
-}
-
 // advance replays the run against its journal and writes the new checkpoint: requests first
 // (idempotent, derived ids), the checkpoint last with compare-and-set. A crash anywhere
 // before the checkpoint write leaves the triggering message unacked, and its redelivery
 // replays to the same place.
 func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) error {
 	s := o.cfg.Store
-	x := &hitl.Execution{
+	x := &journal.Execution{
 		RunID: run.ID, Workflow: run.Workflow, Input: run.Input, Journal: run.Journal,
-		SaveStep: func(ctx context.Context, j []hitl.Entry) error {
+		SaveStep: func(ctx context.Context, j []journal.Entry) error {
 			run.Journal = j
 			nrev, err := s.UpdateRun(ctx, run, rev)
 			if err == nil {
@@ -247,10 +233,10 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 		o.log.Warn("workflow not registered on this instance", slog.String("workflow", run.Workflow),
 			slog.String("run_id", run.ID))
 		return consume.RetryAfter(5*time.Second, err)
-	case errors.Is(err, hitl.ErrUnknownWorkflow), errors.Is(err, hitl.ErrNondeterministic):
-		x.Outcome, x.Err = hitl.ExecFailed, err
 	case err != nil:
-		return err
+		if err := x.Settle(err); err != nil { // an unknown workflow or a stale journal fails the run
+			return err
+		}
 	}
 	for i := range x.Asked {
 		req := &x.Asked[i]
@@ -259,15 +245,7 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 		}
 		o.cfg.Metrics.RequestCreated(req)
 	}
-	run.Journal, run.Waiting = x.Journal, x.Waiting
-	switch x.Outcome {
-	case hitl.ExecSuspended:
-		run.Status = events.RunWaiting
-	case hitl.ExecCompleted:
-		run.Status, run.Result, run.Waiting = events.RunCompleted, x.Result, nil
-	case hitl.ExecFailed:
-		run.Status, run.Error, run.Waiting = events.RunFailed, x.Err.Error(), nil
-	}
+	run.Apply(x)
 	if _, err := s.UpdateRun(ctx, run, rev); err != nil {
 		if errors.Is(err, store.ErrConflict) && len(x.Asked) > 0 {
 			o.dropOrphans(ctx, run.ID, x.Asked)
@@ -325,11 +303,7 @@ func (o *Orchestrator) cancelRun(ctx context.Context, c events.RunCancel) error 
 		return nil
 	}
 	if run.Status != events.RunCancelled {
-		run.Status = events.RunCancelled
-		run.Error = "cancelled"
-		if c.Reason != "" {
-			run.Error += ": " + c.Reason
-		}
+		run.Cancel(c.Reason)
 		if _, err := s.UpdateRun(ctx, run, rev); err != nil {
 			return err
 		}

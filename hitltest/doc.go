@@ -1,9 +1,9 @@
 // Package hitltest runs hitl workflows in a test, with answers the test supplies, and no
 // server: no JetStream, no orchestrator, no HTTP. It drives runs through the same replay
-// core the orchestrator uses (hitl.Registry.Execute), so a workflow behaves as in
-// production:
+// core and checkpoint bookkeeping the orchestrator uses (hitl.Registry.Execute, package
+// journal), so a workflow behaves as in production:
 //
-//   - every execution replays the run's journal from its JSON form, as stored in the
+//   - every execution replays the run's checkpoint from its JSON form, as stored in the
 //     hitl_runs bucket, and each Step runs once per run;
 //   - each execution is replayed a second time at once, as a restarted orchestrator would,
 //     and the test fails if the replay disagrees (code outside Step that is not

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
 )
@@ -34,7 +33,7 @@ func workflows(deployments ...*int) *hitl.Registry {
 		ok, err := hitl.Ask[input.ApprovalAnswer](ctx, hitl.Request{
 			Title: "Deploy " + in.Service + " " + in.Version + "?", Message: plan,
 			Assignees: []string{"webhook:ops-bot"}, Timeout: time.Hour,
-			OnTimeout: events.TimeoutDefault, Default: input.ApprovalAnswer{Approved: false, Comment: "no answer"},
+			OnTimeout: hitl.TimeoutDefault, Default: input.ApprovalAnswer{Approved: false, Comment: "no answer"},
 		})
 		if err != nil {
 			return "", err

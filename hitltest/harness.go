@@ -1,12 +1,15 @@
 package hitltest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 // Harness runs the workflows of one registry in memory.
@@ -21,15 +24,10 @@ func New(t testing.TB, reg *hitl.Registry) *Harness {
 	return &Harness{t: t, reg: reg}
 }
 
-// Checkpoint is a run's durable state, reduced to what replay needs. Its JSON is that of the
-// run record stored in the hitl_runs bucket (store.Run), so a stored value decodes into it;
-// from a store.Run, copy ID, Workflow, Input and Journal.
-type Checkpoint struct {
-	RunID    string          `json:"id"`
-	Workflow string          `json:"workflow"`
-	Input    json.RawMessage `json:"input,omitempty"`
-	Journal  []hitl.Entry    `json:"journal,omitempty"`
-}
+// Checkpoint is a run's durable state: the run record the orchestrator stores in the
+// hitl_runs bucket. Resume replays it from ID, Workflow, Input and Journal; its status,
+// waiting requests, result and error are what that replay produces again.
+type Checkpoint = journal.Run
 
 // Start starts a run of workflow with in (any value encoding/json can encode; a
 // json.RawMessage as is) and executes it until it completes, fails or waits on questions.
@@ -42,7 +40,7 @@ func (h *Harness) Start(workflow string, in any) *Run {
 		h.t.Fatalf("hitltest: start %s: encode input: %v", workflow, err)
 	}
 	h.runs++
-	return h.Resume(Checkpoint{RunID: fmt.Sprintf("run-%d", h.runs), Workflow: workflow, Input: raw})
+	return h.Resume(Checkpoint{ID: fmt.Sprintf("run-%d", h.runs), Workflow: workflow, Input: raw})
 }
 
 // Resume continues a run from a checkpoint: it replays the journal and executes the workflow
@@ -55,14 +53,15 @@ func (h *Harness) Resume(cp Checkpoint) *Run {
 	if !h.reg.Has(cp.Workflow) {
 		h.t.Fatalf("hitltest: no workflow %q in the registry (registered: %q)", cp.Workflow, h.reg.Names())
 	}
-	if cp.RunID == "" {
+	if cp.ID == "" {
 		h.runs++
-		cp.RunID = fmt.Sprintf("run-%d", h.runs)
+		cp.ID = fmt.Sprintf("run-%d", h.runs)
 	}
-	r := &Run{h: h, t: h.t, id: cp.RunID, workflow: cp.Workflow, input: cp.Input,
-		byID: map[string]*Question{}, steps: map[string]int{}, status: events.RunRunning}
-	r.stored = r.encodeJournal(cp.Journal)
-	r.advance(r.decodeJournal(r.stored))
+	r := &Run{h: h, t: h.t, byID: map[string]*Question{}, steps: map[string]int{}}
+	now := time.Now().UTC()
+	r.save(Checkpoint{ID: cp.ID, Workflow: cp.Workflow, Input: cp.Input, Journal: cp.Journal,
+		Status: events.RunRunning, CreatedAt: cmp.Or(cp.CreatedAt, now)})
+	r.advance(r.load())
 	r.recoverPending()
 	return r
 }

@@ -105,7 +105,7 @@ func registry(calls *int) *hitl.Registry {
 			return "held: " + ok.Comment, nil
 		}
 		answers, err := hitl.AskAll(ctx,
-			hitl.Request{Title: "Region?", Input: pick, Timeout: time.Minute, OnTimeout: events.TimeoutDefault, Default: "b"},
+			hitl.Request{Title: "Region?", Input: pick, Timeout: time.Minute, OnTimeout: hitl.TimeoutDefault, Default: "b"},
 			hitl.Request{Title: "Notes?", Input: input.Spec{Type: input.Text, Skippable: true}},
 		)
 		if err != nil {
@@ -160,7 +160,7 @@ func TestInteractive(t *testing.T) {
 		run.AssertPending("Region?", "Notes?")
 		run.Expect("Notes?").Answer(nil) // skipped
 		run.AssertPending("Region?")
-		run.Next().AssertOptions("a", "b").AssertTimeout(time.Minute, events.TimeoutDefault, "b").
+		run.Next().AssertOptions("a", "b").AssertTimeout(time.Minute, hitl.TimeoutDefault, "b").
 			Answer("a", hitltest.By("ana"), hitltest.WithComment("closest"), hitltest.At(time.Unix(0, 0)))
 		run.AssertCompleted()
 		run.Result(&result)
@@ -306,7 +306,7 @@ func TestFailures(t *testing.T) {
 		{"missing context", false, func(t testing.TB) { start(t).Next().AssertContext("env", "prod") }, []string{`has no context "env"`}},
 		{"wrong context", false, func(t testing.TB) { start(t).Next().AssertContext("svc", "api") }, []string{`has context "svc" = "web", want "api"`}},
 		{"wrong message", false, func(t testing.TB) { start(t).Next().AssertMessageContains("rollback") }, []string{`a message without "rollback"`}},
-		{"wrong timeout", false, func(t testing.TB) { start(t).Next().AssertTimeout(time.Minute, events.TimeoutFail, nil) },
+		{"wrong timeout", false, func(t testing.TB) { start(t).Next().AssertTimeout(time.Minute, hitl.TimeoutFail, nil) },
 			[]string{"times out after 1h0m0s, want 1m0s"}},
 	}
 	for _, tt := range tests {
@@ -438,11 +438,14 @@ func TestResume(t *testing.T) {
 		run := hitltest.New(t, registry(&calls)).Start("deploy", "web")
 		run.Next().Answer(input.ApprovalAnswer{Approved: true})
 		run.Expect("Notes?").Answer("careful") // one of the batch answered, one pending
-		// Store it as the orchestrator does: a store.Run in the hitl_runs bucket.
-		cp := run.Checkpoint()
+		// The checkpoint is the run record the orchestrator stores in the hitl_runs bucket.
+		var cp store.Run = run.Checkpoint()
+		if cp.Status != events.RunWaiting || !slices.Equal(cp.Waiting, []string{hitl.RequestID(cp.ID, 2)}) ||
+			len(cp.Journal) != 4 || cp.CreatedAt.IsZero() || cp.UpdatedAt.Before(cp.CreatedAt) {
+			t.Errorf("checkpoint %+v", cp)
+		}
 		var err error
-		stored, err = json.Marshal(store.Run{ID: cp.RunID, Workflow: cp.Workflow, Input: cp.Input, Journal: cp.Journal,
-			Status: events.RunWaiting, Waiting: []string{hitl.RequestID(cp.RunID, 2)}, CreatedAt: time.Now()})
+		stored, err = json.Marshal(cp)
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -454,7 +457,7 @@ func TestResume(t *testing.T) {
 		if run.ID() != "run-1" {
 			t.Errorf("resumed id %s", run.ID())
 		}
-		q := run.Expect("Region?").AssertOptions("a", "b").AssertTimeout(time.Minute, events.TimeoutDefault, "b")
+		q := run.Expect("Region?").AssertOptions("a", "b").AssertTimeout(time.Minute, hitl.TimeoutDefault, "b")
 		if q.Position != 2 || q.Request.ID != hitl.RequestID("run-1", 2) || q.Request.Status != events.StatusPending {
 			t.Errorf("recovered question %+v", q)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 )
@@ -16,7 +17,7 @@ import (
 // publish it, and where the run asked it.
 type Question struct {
 	// Request is the request record: ID, Title, Message, Context, Input, Assignees, Timeout,
-	// OnTimeout, Default, Metadata. Status and Response follow its resolution.
+	// OnTimeout, Default, Metadata. Status and Response follow its resolution (see Outcome).
 	Request events.Request
 	// Position is the Ask's position in the run's journal.
 	Position int
@@ -97,8 +98,8 @@ var ErrResolved = errors.New("already resolved")
 
 // response builds the response Answer records, checking it as production would.
 func (q *Question) response(v any, opts ...AnswerOption) (events.Response, error) {
-	resp := events.Response{RequestID: q.Request.ID, RunID: q.run.id, Responder: "hitltest", At: time.Now().UTC()}
-	if q.Request.Status != events.StatusPending || !slices.Contains(q.run.waiting, q.Request.ID) || q.run.status != events.RunWaiting {
+	resp := events.Response{RequestID: q.Request.ID, RunID: q.run.cp.ID, Responder: "hitltest", At: time.Now().UTC()}
+	if q.Request.Status != events.StatusPending || !slices.Contains(q.run.cp.Waiting, q.Request.ID) || q.run.cp.Status != events.RunWaiting {
 		return resp, fmt.Errorf("question %q is %s, not pending (the API answers 409 already_resolved): %w",
 			q.Request.Title, q.state(), ErrResolved)
 	}
@@ -143,6 +144,15 @@ func (q *Question) response(v any, opts ...AnswerOption) (events.Response, error
 		o(&resp)
 	}
 	return resp, nil
+}
+
+// Outcome returns how the question was resolved (answered, timed out or cancelled, by the
+// run's cancel too), or "" while it is pending.
+func (q *Question) Outcome() hitl.Outcome {
+	if q.Request.Status == events.StatusPending {
+		return ""
+	}
+	return hitl.Outcome(q.Request.Status)
 }
 
 func (q *Question) state() string {
@@ -218,25 +228,25 @@ func (q *Question) AssertMessageContains(parts ...string) *Question {
 }
 
 // AssertTimeout checks the question's timeout and what a timeout does: policy "" or
-// events.TimeoutFail fails the Ask; events.TimeoutDefault returns the default, which is
-// then compared as JSON with def.
-func (q *Question) AssertTimeout(timeout time.Duration, policy events.TimeoutPolicy, def any) *Question {
+// hitl.TimeoutFail fails the Ask; hitl.TimeoutDefault returns the default, which is then
+// compared as JSON with def.
+func (q *Question) AssertTimeout(timeout time.Duration, policy hitl.TimeoutPolicy, def any) *Question {
 	q.run.t.Helper()
 	r := q.Request
 	if time.Duration(r.Timeout) != timeout {
 		q.run.t.Errorf("%s: question %q times out after %v, want %v", q.run, r.Title, time.Duration(r.Timeout), timeout)
 	}
-	gotPolicy, wantPolicy := r.OnTimeout, policy
+	gotPolicy, wantPolicy := hitl.TimeoutPolicy(r.OnTimeout), policy
 	if gotPolicy == "" {
-		gotPolicy = events.TimeoutFail
+		gotPolicy = hitl.TimeoutFail
 	}
 	if wantPolicy == "" {
-		wantPolicy = events.TimeoutFail
+		wantPolicy = hitl.TimeoutFail
 	}
 	if gotPolicy != wantPolicy {
 		q.run.t.Errorf("%s: question %q has timeout policy %s, want %s", q.run, r.Title, gotPolicy, wantPolicy)
 	}
-	if wantPolicy == events.TimeoutDefault {
+	if wantPolicy == hitl.TimeoutDefault {
 		wb, err := json.Marshal(def)
 		if err != nil || !jsonEqual(r.Default, wb) {
 			q.run.t.Errorf("%s: question %q has default %s, want %s", q.run, r.Title, r.Default, wb)

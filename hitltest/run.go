@@ -2,6 +2,7 @@ package hitltest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,25 +10,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/journal"
 )
 
 // Run is one run of a workflow in a Harness. Its methods report failures to the harness's
 // testing.TB.
 type Run struct {
-	h        *Harness
-	t        testing.TB
-	id       string
-	workflow string
-	input    json.RawMessage
+	h *Harness
+	t testing.TB
 
-	stored  []byte // the journal as JSON, as the checkpoint stores it
-	status  events.RunStatus
-	result  json.RawMessage
-	err     error
-	waiting []string // request ids, in journal order
+	stored []byte      // the checkpoint as JSON, as the hitl_runs bucket stores it
+	cp     journal.Run // stored, decoded: where the run stands
+	err    error       // why the run failed (cp.Error is its message) or was cancelled
 
 	questions []*Question // every question this harness has seen the run ask, in order
 	byID      map[string]*Question
@@ -36,23 +33,21 @@ type Run struct {
 }
 
 // ID returns the run's id.
-func (r *Run) ID() string { return r.id }
+func (r *Run) ID() string { return r.cp.ID }
 
 // Status returns where the run stands: waiting, completed, failed or cancelled.
-func (r *Run) Status() events.RunStatus { return r.status }
+func (r *Run) Status() events.RunStatus { return r.cp.Status }
 
 // Err returns the workflow's error when the run failed, and "cancelled: reason" when it was
 // cancelled.
 func (r *Run) Err() error { return r.err }
 
 // Journal returns a copy of the run's journal, decoded from its stored JSON.
-func (r *Run) Journal() []hitl.Entry { return r.decodeJournal(r.stored) }
+func (r *Run) Journal() []journal.Entry { return r.load().Journal }
 
-// Checkpoint returns the run's durable state, to Resume in another harness as an
-// orchestrator would after a restart.
-func (r *Run) Checkpoint() Checkpoint {
-	return Checkpoint{RunID: r.id, Workflow: r.workflow, Input: slices.Clone(r.input), Journal: r.Journal()}
-}
+// Checkpoint returns the run's durable state, decoded from its stored JSON, to Resume in
+// another harness as an orchestrator would after a restart.
+func (r *Run) Checkpoint() Checkpoint { return r.load() }
 
 // Questions returns every question the run has asked, in the order it asked them: answered
 // and pending. For a resumed run, the questions answered before the checkpoint are not
@@ -61,11 +56,11 @@ func (r *Run) Questions() []*Question { return slices.Clone(r.questions) }
 
 // Pending returns the questions the run waits on, in the order it asked them.
 func (r *Run) Pending() []*Question {
-	if r.status != events.RunWaiting {
+	if r.cp.Status != events.RunWaiting {
 		return nil
 	}
 	var out []*Question
-	for _, id := range r.waiting {
+	for _, id := range r.cp.Waiting {
 		if q := r.byID[id]; q != nil {
 			out = append(out, q)
 		}
@@ -157,7 +152,7 @@ func (r *Run) AssertStepRuns(name string, want int) {
 // AssertCompleted checks that the workflow returned a result.
 func (r *Run) AssertCompleted() {
 	r.t.Helper()
-	if r.status != events.RunCompleted {
+	if r.cp.Status != events.RunCompleted {
 		r.t.Fatalf("%s: want completed, but the run %s", r, r.describe())
 	}
 }
@@ -165,7 +160,7 @@ func (r *Run) AssertCompleted() {
 // AssertWaiting checks that the run waits on at least one question.
 func (r *Run) AssertWaiting() {
 	r.t.Helper()
-	if r.status != events.RunWaiting {
+	if r.cp.Status != events.RunWaiting {
 		r.t.Fatalf("%s: want waiting, but the run %s", r, r.describe())
 	}
 }
@@ -174,7 +169,7 @@ func (r *Run) AssertWaiting() {
 // with any error when target is nil, and returns the error.
 func (r *Run) AssertFailed(target error) error {
 	r.t.Helper()
-	if r.status != events.RunFailed {
+	if r.cp.Status != events.RunFailed {
 		r.t.Fatalf("%s: want failed, but the run %s", r, r.describe())
 	}
 	if target != nil && !errors.Is(r.err, target) {
@@ -186,7 +181,7 @@ func (r *Run) AssertFailed(target error) error {
 // AssertCancelled checks that the run was cancelled (Cancel).
 func (r *Run) AssertCancelled() {
 	r.t.Helper()
-	if r.status != events.RunCancelled {
+	if r.cp.Status != events.RunCancelled {
 		r.t.Fatalf("%s: want cancelled, but the run %s", r, r.describe())
 	}
 }
@@ -195,39 +190,38 @@ func (r *Run) AssertCancelled() {
 func (r *Run) Result(out any) {
 	r.t.Helper()
 	r.AssertCompleted()
-	if err := json.Unmarshal(r.result, out); err != nil {
-		r.t.Fatalf("%s: decode result %s into %T: %v", r, r.result, out, err)
+	if err := json.Unmarshal(r.cp.Result, out); err != nil {
+		r.t.Fatalf("%s: decode result %s into %T: %v", r, r.cp.Result, out, err)
 	}
 }
 
 // RawResult returns the run's result as the run record stores it, nil until it completes.
-func (r *Run) RawResult() json.RawMessage { return r.result }
+func (r *Run) RawResult() json.RawMessage { return r.cp.Result }
 
 // Cancel cancels the run as POST /v1/runs/{id}/cancel does: the run ends as cancelled and the
 // questions it waits on are cancelled; the workflow does not run again.
 func (r *Run) Cancel(reason string) {
 	r.t.Helper()
-	if r.status.Final() {
+	if r.cp.Status.Final() {
 		r.t.Fatalf("%s: cancel: the run already %s", r, r.describe())
 	}
 	for _, q := range r.Pending() {
 		q.Request.Status = events.StatusCancelled
-		q.Request.Response = &events.Response{RequestID: q.Request.ID, RunID: r.id, Outcome: events.StatusCancelled,
+		q.Request.Response = &events.Response{RequestID: q.Request.ID, RunID: r.cp.ID, Outcome: events.StatusCancelled,
 			Responder: "hitl:run-cancel", Comment: reason}
 	}
-	r.status, r.waiting = events.RunCancelled, nil
-	r.err = errors.New("cancelled")
-	if reason != "" {
-		r.err = errors.New("cancelled: " + reason)
-	}
+	cp := r.load()
+	cp.Cancel(reason)
+	r.save(cp)
+	r.err = errors.New(cp.Error)
 }
 
 // String names the run in failure messages.
-func (r *Run) String() string { return fmt.Sprintf("%s run %s", r.workflow, r.id) }
+func (r *Run) String() string { return fmt.Sprintf("%s run %s", r.cp.Workflow, r.cp.ID) }
 
 // describe says where the run stands, for failure messages.
 func (r *Run) describe() string {
-	switch r.status {
+	switch r.cp.Status {
 	case events.RunWaiting:
 		var parts []string
 		pending := r.Pending()
@@ -239,65 +233,54 @@ func (r *Run) describe() string {
 		}
 		return "waits on " + strings.Join(parts, ", ")
 	case events.RunCompleted:
-		return fmt.Sprintf("completed with %s", r.result)
+		return fmt.Sprintf("completed with %s", r.cp.Result)
 	case events.RunFailed:
 		return fmt.Sprintf("failed: %v", r.err)
 	case events.RunCancelled:
 		return fmt.Sprintf("was %v", r.err)
 	}
-	return string(r.status)
+	return string(r.cp.Status)
 }
 
 // resolve records resp in the journal entry of q and resumes the run, as the orchestrator
 // does when a request's response wins the gate.
 func (r *Run) resolve(q *Question, resp events.Response) {
 	r.t.Helper()
-	j := r.decodeJournal(r.stored)
-	if q.Position >= len(j) || j[q.Position].RequestID != q.Request.ID {
-		r.t.Fatalf("%s: no journal entry for question %q (request %s)", r, q.Request.Title, q.Request.ID)
+	cp := r.load()
+	if resume, err := cp.RecordAnswer(resp); err != nil || !resume {
+		r.t.Fatalf("%s: cannot record the answer to question %q (request %s): %v", r, q.Request.Title, q.Request.ID,
+			cmp.Or(err, errors.New("it is answered already")))
 	}
-	j[q.Position].Answer = &resp
 	q.Request.Status, q.Request.Response = resp.Outcome, &resp
-	r.advance(j)
+	r.advance(cp)
 }
 
-// advance executes the workflow against journal j, decoded from the stored checkpoint, as the
-// orchestrator's advance does, then replays once more to check the execution is
-// deterministic.
-func (r *Run) advance(j []hitl.Entry) {
+// advance executes the workflow against checkpoint cp, decoded from its stored JSON, as the
+// orchestrator's advance does, stores the new checkpoint, then replays once more to check the
+// execution is deterministic.
+func (r *Run) advance(cp journal.Run) {
 	r.t.Helper()
-	x := &hitl.Execution{RunID: r.id, Workflow: r.workflow, Input: r.input, Journal: j,
-		SaveStep: func(_ context.Context, j []hitl.Entry) error {
+	x := &journal.Execution{RunID: cp.ID, Workflow: cp.Workflow, Input: cp.Input, Journal: cp.Journal,
+		SaveStep: func(_ context.Context, j []journal.Entry) error {
 			r.steps[j[len(j)-1].Name]++
-			r.stored = r.encodeJournal(j)
+			cp.Journal = j
+			r.save(cp)
 			return nil
 		}}
-	err := r.h.reg.Execute(context.Background(), x)
-	switch {
-	case errors.Is(err, hitl.ErrNondeterministic):
-		x.Outcome, x.Err = hitl.ExecFailed, err // as the orchestrator does: the run fails
-	case err != nil:
+	execErr := r.h.reg.Execute(context.Background(), x)
+	if err := x.Settle(execErr); err != nil { // a journal that no longer replays fails the run, as in production
 		r.t.Fatalf("%s: execute: %v", r, err)
 	}
-	r.stored = r.encodeJournal(x.Journal)
-	r.waiting = x.Waiting
-	r.result, r.err = nil, nil
-	switch x.Outcome {
-	case hitl.ExecSuspended:
-		r.status = events.RunWaiting
-	case hitl.ExecCompleted:
-		r.status, r.result, r.waiting = events.RunCompleted, x.Result, nil
-	case hitl.ExecFailed:
-		r.status, r.err, r.waiting = events.RunFailed, x.Err, nil
-	}
+	cp.Apply(x)
+	r.save(cp)
+	r.err = x.Err
 	if len(x.Asked) > 0 {
 		for _, rec := range x.Asked {
-			pos := slices.IndexFunc(x.Journal, func(e hitl.Entry) bool { return e.RequestID == rec.ID })
-			r.add(rec, pos)
+			r.add(rec, journal.Index(x.Journal, rec.ID))
 		}
 		r.batches++
 	}
-	if err == nil {
+	if execErr == nil {
 		r.checkReplay(x)
 	}
 }
@@ -311,11 +294,12 @@ func (r *Run) add(rec events.Request, pos int) {
 
 // checkReplay replays the journal just written, as an orchestrator does on every resume and
 // after a crash, and checks that it reaches the same place without running anything again.
-func (r *Run) checkReplay(x *hitl.Execution) {
+func (r *Run) checkReplay(x *journal.Execution) {
 	r.t.Helper()
 	var reran []string
-	y := &hitl.Execution{RunID: r.id, Workflow: r.workflow, Input: r.input, Journal: r.decodeJournal(r.stored),
-		SaveStep: func(_ context.Context, j []hitl.Entry) error {
+	cp := r.load()
+	y := &journal.Execution{RunID: cp.ID, Workflow: cp.Workflow, Input: cp.Input, Journal: cp.Journal,
+		SaveStep: func(_ context.Context, j []journal.Entry) error {
 			reran = append(reran, j[len(j)-1].Name)
 			return nil
 		}}
@@ -329,12 +313,12 @@ func (r *Run) checkReplay(x *hitl.Execution) {
 	case len(y.Asked) > 0:
 		diffs = append(diffs, fmt.Sprintf("asks %s anew", quoteAll(titlesOfRequests(y.Asked))))
 	case y.Outcome != x.Outcome:
-		diffs = append(diffs, fmt.Sprintf("ends %s instead of %s", outcomeName(y.Outcome), outcomeName(x.Outcome)))
+		diffs = append(diffs, fmt.Sprintf("ends %s instead of %s", y.Outcome.RunStatus(), x.Outcome.RunStatus()))
 	case !slices.Equal(y.Waiting, x.Waiting):
 		diffs = append(diffs, fmt.Sprintf("waits on %v instead of %v", y.Waiting, x.Waiting))
-	case x.Outcome == hitl.ExecCompleted && !jsonEqual(x.Result, y.Result):
+	case x.Outcome == journal.Completed && !jsonEqual(x.Result, y.Result):
 		diffs = append(diffs, fmt.Sprintf("returns %s instead of %s", y.Result, x.Result))
-	case x.Outcome == hitl.ExecFailed && firstLine(x.Err) != firstLine(y.Err):
+	case x.Outcome == journal.Failed && firstLine(x.Err) != firstLine(y.Err):
 		diffs = append(diffs, fmt.Sprintf("fails with %q instead of %q", firstLine(y.Err), firstLine(x.Err)))
 	}
 	if len(diffs) > 0 {
@@ -350,7 +334,7 @@ func (r *Run) checkReplay(x *hitl.Execution) {
 func (r *Run) recoverPending() {
 	r.t.Helper()
 	var missing []string
-	for _, id := range r.waiting {
+	for _, id := range r.cp.Waiting {
 		if r.byID[id] == nil {
 			missing = append(missing, id)
 		}
@@ -358,15 +342,18 @@ func (r *Run) recoverPending() {
 	if len(missing) == 0 {
 		return
 	}
-	j := r.decodeJournal(r.stored)
-	first := slices.IndexFunc(j, func(e hitl.Entry) bool { return slices.Contains(missing, e.RequestID) })
-	probe := &hitl.Execution{RunID: r.id, Workflow: r.workflow, Input: r.input, Journal: j[:first:first],
-		SaveStep: func(context.Context, []hitl.Entry) error { return errors.New("a step ran while recovering questions") }}
+	cp := r.load()
+	j := cp.Journal
+	first := slices.IndexFunc(j, func(e journal.Entry) bool { return slices.Contains(missing, e.RequestID) })
+	probe := &journal.Execution{RunID: cp.ID, Workflow: cp.Workflow, Input: cp.Input, Journal: j[:first:first],
+		SaveStep: func(context.Context, []journal.Entry) error {
+			return errors.New("a step ran while recovering questions")
+		}}
 	if err := r.h.reg.Execute(context.Background(), probe); err != nil {
 		r.t.Fatalf("%s: recover the questions of the checkpoint: %v", r, err)
 	}
 	for _, rec := range probe.Asked {
-		pos := slices.IndexFunc(probe.Journal, func(e hitl.Entry) bool { return e.RequestID == rec.ID })
+		pos := journal.Index(probe.Journal, rec.ID)
 		if pos < 0 || pos >= len(j) || !slices.Contains(missing, j[pos].RequestID) || j[pos].Name != rec.Title {
 			continue
 		}
@@ -383,22 +370,29 @@ func (r *Run) recoverPending() {
 	slices.SortStableFunc(r.questions, func(a, b *Question) int { return a.Position - b.Position })
 }
 
-func (r *Run) encodeJournal(j []hitl.Entry) []byte {
+// save stores cp as the run's checkpoint, through JSON as the hitl_runs bucket holds it.
+func (r *Run) save(cp journal.Run) {
 	r.t.Helper()
-	b, err := json.Marshal(j)
+	cp.UpdatedAt = time.Now().UTC()
+	b, err := json.Marshal(cp)
 	if err != nil {
-		r.t.Fatalf("%s: encode journal: %v", r, err)
+		r.t.Fatalf("%s: encode checkpoint: %v", r, err)
 	}
-	return b
+	var back journal.Run
+	if err := json.Unmarshal(b, &back); err != nil {
+		r.t.Fatalf("%s: decode checkpoint: %v", r, err)
+	}
+	r.stored, r.cp = b, back
 }
 
-func (r *Run) decodeJournal(b []byte) []hitl.Entry {
+// load decodes the stored checkpoint afresh, as an orchestrator reads it before a replay.
+func (r *Run) load() journal.Run {
 	r.t.Helper()
-	var j []hitl.Entry
-	if err := json.Unmarshal(b, &j); err != nil {
-		r.t.Fatalf("%s: decode journal: %v", r, err)
+	var cp journal.Run
+	if err := json.Unmarshal(r.stored, &cp); err != nil {
+		r.t.Fatalf("%s: decode checkpoint: %v", r, err)
 	}
-	return j
+	return cp
 }
 
 func titlesOf(qs []*Question) []string {
@@ -431,16 +425,6 @@ func batchString(bs [][]string) string {
 		parts[i] = quoteAll(b)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func outcomeName(o hitl.ExecOutcome) string {
-	switch o {
-	case hitl.ExecSuspended:
-		return "waiting"
-	case hitl.ExecCompleted:
-		return "completed"
-	}
-	return "failed"
 }
 
 func firstLine(err error) string {

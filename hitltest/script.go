@@ -149,7 +149,7 @@ func (r *Run) Supply(s Script) {
 // play reports false when the run waits on questions s has no answer for.
 func (r *Run) play(s Script) bool {
 	r.t.Helper()
-	for r.status == events.RunWaiting {
+	for r.cp.Status == events.RunWaiting {
 		answered := false
 		for _, q := range r.Pending() {
 			if v, ok := s.Next(q); ok {

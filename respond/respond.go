@@ -20,7 +20,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
@@ -209,7 +208,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	} else {
 		req.Input = input.Spec{Type: input.Approval}
 	}
-	if err := hitl.ValidateRequest(&req); err != nil {
+	if err := req.Validate(); err != nil {
 		return invalid(err)
 	}
 	if rt := s.cfg.Routes; rt != nil {

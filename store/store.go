@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/journal"
 	"github.com/hitl-dev/hitl/streams"
 )
 
@@ -59,19 +59,9 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 // Buckets returns the KV handles.
 func (s *Store) Buckets() streams.Buckets { return s.b }
 
-// Run is a run's checkpoint: its journal and where it stands.
-type Run struct {
-	ID        string           `json:"id"`
-	Workflow  string           `json:"workflow"`
-	Input     json.RawMessage  `json:"input,omitempty"`
-	Status    events.RunStatus `json:"status"`
-	Journal   []hitl.Entry     `json:"journal,omitempty"`
-	Waiting   []string         `json:"waiting,omitempty"` // request ids the run waits on
-	Result    json.RawMessage  `json:"result,omitempty"`
-	Error     string           `json:"error,omitempty"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
-}
+// Run is a run's checkpoint, as the hitl_runs bucket stores it. The shape is owned by
+// package journal, which the orchestrator and hitltest share.
+type Run = journal.Run
 
 func (s *Store) publish(ctx context.Context, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	msg, err := events.NewMsg(subject, typ, id, data)
@@ -94,7 +84,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	if r.ID == "" {
 		return errors.New("create request: id is required")
 	}
-	if err := hitl.ValidateRequest(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	now := time.Now().UTC()

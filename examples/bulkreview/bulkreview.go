@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 )
 
@@ -32,7 +31,7 @@ type Input struct {
 	Assignees []string `json:"assignees,omitempty"`
 	// Timeout per question, e.g. "2h"; default DefaultTimeout. The model's suggestion is
 	// the answer of a question that times out.
-	Timeout events.Duration `json:"timeout,omitempty"`
+	Timeout hitl.Duration `json:"timeout,omitempty"`
 }
 
 // Item is one thing to review.
@@ -110,7 +109,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 			}},
 			Assignees: in.Assignees,
 			Timeout:   timeout,
-			OnTimeout: events.TimeoutDefault,
+			OnTimeout: hitl.TimeoutDefault,
 			Default:   suggestions[i],
 			Metadata:  map[string]string{"item_id": it.ID},
 		}
@@ -125,9 +124,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	for i, a := range answers {
 		d := Decision{ID: in.Items[i].ID, Suggestion: suggestions[i], Responder: a.Responder, Note: a.Comment}
 		switch a.Outcome {
-		case events.StatusCancelled:
+		case hitl.OutcomeCancelled:
 			d.DecidedBy = Cancelled
-		case events.StatusTimedOut:
+		case hitl.OutcomeTimedOut:
 			d.DecidedBy = ByDefault
 		default:
 			d.DecidedBy = ByHuman

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples/bulkreview"
 	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
@@ -21,7 +20,7 @@ var batch = bulkreview.Input{
 		{ID: "c3", Text: "I will call my lawyer about this refund."},
 	},
 	Assignees: []string{"webhook:moderators"},
-	Timeout:   events.Duration(2 * time.Hour),
+	Timeout:   hitl.Duration(2 * time.Hour),
 }
 
 func setup(t *testing.T) *hitltest.Harness {
@@ -47,7 +46,7 @@ func TestOneQuestionPerItemAtOnce(t *testing.T) {
 	}
 	run.Expect("Review item c2").
 		AssertContext("suggestion", "reject").
-		AssertTimeout(2*time.Hour, events.TimeoutDefault, "reject").
+		AssertTimeout(2*time.Hour, hitl.TimeoutDefault, "reject").
 		AssertMessageContains("FREE MONEY", "The model suggests **reject**")
 
 	// Answer out of order; the run waits until the last one.

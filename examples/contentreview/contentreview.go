@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 )
 
@@ -98,9 +97,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		}
 		a := answers[0]
 		switch a.Outcome {
-		case events.StatusTimedOut:
+		case hitl.OutcomeTimedOut:
 			return escalate(ctx, in, res, fmt.Sprintf("No reviewer answered draft %d in %v.", round, ReviewTimeout))
-		case events.StatusCancelled:
+		case hitl.OutcomeCancelled:
 			return Result{}, &hitl.CancelledError{RequestID: a.RequestID, By: a.Responder}
 		}
 		var review input.ApprovalAnswer
@@ -146,14 +145,14 @@ func escalate(ctx context.Context, in Input, res Result, why string) (Result, er
 		}},
 		Assignees: in.Editors,
 		Timeout:   ReviewTimeout,
-		OnTimeout: events.TimeoutDefault,
+		OnTimeout: hitl.TimeoutDefault,
 		Default:   "discard",
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	a := decision[0]
-	if a.Outcome == events.StatusCancelled {
+	if a.Outcome == hitl.OutcomeCancelled {
 		return Result{}, &hitl.CancelledError{RequestID: a.RequestID, By: a.Responder}
 	}
 	var pick string

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples/contentreview"
 	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
@@ -38,7 +37,7 @@ func TestApprovedAfterFeedback(t *testing.T) {
 		AssertContext("round", 1).
 		AssertContext("max_rounds", 3).
 		AssertMessageContains("# Durable agents", "round 1 of 3").
-		AssertTimeout(contentreview.ReviewTimeout, events.TimeoutFail, nil).
+		AssertTimeout(contentreview.ReviewTimeout, hitl.TimeoutFail, nil).
 		Answer(reject("Add an example."), hitltest.By("bob"))
 	// The second draft carries the reviewer's feedback.
 	run.Expect(review2).
@@ -142,7 +141,7 @@ func TestEscalationShowsFeedback(t *testing.T) {
 		AssertInput(input.Select).
 		AssertOptions("publish", "discard").
 		AssertAssignees("webhook:editors").
-		AssertTimeout(contentreview.ReviewTimeout, events.TimeoutDefault, "discard").
+		AssertTimeout(contentreview.ReviewTimeout, hitl.TimeoutDefault, "discard").
 		AssertMessageContains("last of 2 rounds", "1. too long", "2. (no comment)", "(Revision 2: too long.)").
 		Answer("discard", hitltest.By("erin"))
 	var got contentreview.Result

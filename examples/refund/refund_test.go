@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples/refund"
 	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
@@ -42,7 +41,7 @@ func TestFivePauses(t *testing.T) {
 		AssertContext("order_id", "A-1001").
 		AssertContext("order_total", 149.99).
 		AssertMessageContains("Reason: arrived damaged", "Suggested refund: £149.99").
-		AssertTimeout(24*time.Hour, events.TimeoutFail, nil).
+		AssertTimeout(24*time.Hour, hitl.TimeoutFail, nil).
 		Answer("modify", hitltest.By("alice"))
 	run.Expect(amount).AssertInput(input.Text).AssertMessageContains("order total: £149.99").Answer("120.00")
 	run.Expect(method).AssertInput(input.Select).AssertOptions("original", "store_credit", "bank").Answer("store_credit")
@@ -192,7 +191,7 @@ func TestCancelRun(t *testing.T) {
 	q := run.Expect(method)
 	run.Cancel("customer closed the ticket")
 	run.AssertCancelled()
-	if q.Request.Status != events.StatusCancelled {
+	if q.Outcome() != hitl.OutcomeCancelled {
 		t.Errorf("pending question %s after the run's cancel", q.Request.Status)
 	}
 	run.AssertStepRuns("process_refund", 0)

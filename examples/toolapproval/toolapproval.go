@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 )
 
@@ -32,7 +31,7 @@ type Input struct {
 	Approvers []string `json:"approvers,omitempty"`
 	// Timeout for the approval, e.g. "15m"; default DefaultTimeout. No answer in time
 	// rejects the call.
-	Timeout events.Duration `json:"timeout,omitempty"`
+	Timeout hitl.Duration `json:"timeout,omitempty"`
 }
 
 // Call is a tool call the agent planned.
@@ -93,7 +92,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 			Input:     input.Spec{Type: input.Approval},
 			Assignees: in.Approvers,
 			Timeout:   timeout,
-			OnTimeout: events.TimeoutDefault,
+			OnTimeout: hitl.TimeoutDefault,
 			Default:   input.ApprovalAnswer{Approved: false, Comment: "no answer in time"},
 		})
 		if err != nil {
@@ -101,7 +100,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		}
 		a := answers[0] // AskAll rather than Ask: the outcome and responder tell a timeout from a person
 		res.DecidedBy = a.Responder
-		if a.Outcome == events.StatusCancelled {
+		if a.Outcome == hitl.OutcomeCancelled {
 			res.Status, res.Comment = Cancelled, a.Comment
 			return res, nil
 		}
@@ -111,7 +110,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		}
 		res.Comment = ok.Comment
 		switch {
-		case a.Outcome == events.StatusTimedOut:
+		case a.Outcome == hitl.OutcomeTimedOut:
 			res.Status = TimedOut
 			return res, nil
 		case !ok.Approved:

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl"
-	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples/toolapproval"
 	"github.com/hitl-dev/hitl/hitltest"
 	"github.com/hitl-dev/hitl/input"
@@ -16,7 +15,7 @@ const allowRefund = "Allow the agent to call issue_refund?"
 var refundTask = toolapproval.Input{
 	Task:      "Refund 25.50 on order A-1001, the parcel was lost",
 	Approvers: []string{"webhook:ops-bot"},
-	Timeout:   events.Duration(15 * time.Minute),
+	Timeout:   hitl.Duration(15 * time.Minute),
 }
 
 func setup(t *testing.T) *hitltest.Harness {
@@ -37,7 +36,7 @@ func TestApprovalQuestion(t *testing.T) {
 		AssertContext("arguments", map[string]any{"order_id": "A-1001", "amount": 25.5}).
 		AssertContext("task", refundTask.Task).
 		AssertMessageContains("**issue_refund**", `"order_id": "A-1001"`, `"amount": 25.5`, "within 15m0s").
-		AssertTimeout(15*time.Minute, events.TimeoutDefault, input.ApprovalAnswer{Comment: "no answer in time"})
+		AssertTimeout(15*time.Minute, hitl.TimeoutDefault, input.ApprovalAnswer{Comment: "no answer in time"})
 	run.AssertStepRuns("plan_tool_call", 1)
 	run.AssertStepRuns("call_tool", 0) // nothing runs before the approval
 }
@@ -106,7 +105,7 @@ func TestPlans(t *testing.T) {
 			t.Parallel()
 			run := setup(t).Start(toolapproval.Name, toolapproval.Input{Task: tt.task})
 			run.Expect(tt.wantAsked).
-				AssertTimeout(toolapproval.DefaultTimeout, events.TimeoutDefault, input.ApprovalAnswer{Comment: "no answer in time"}).
+				AssertTimeout(toolapproval.DefaultTimeout, hitl.TimeoutDefault, input.ApprovalAnswer{Comment: "no answer in time"}).
 				Answer(input.ApprovalAnswer{Approved: true}, hitltest.By("ana"))
 			var got toolapproval.Result
 			run.Result(&got)
