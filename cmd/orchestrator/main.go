@@ -1,7 +1,7 @@
 // Command orchestrator runs hitl's orchestrator, hosting the example workflows, against a
-// NATS JetStream server (HITL_NATS or NATS_URL). Run as many as needed: instances share their
-// work through one durable consumer. To host your own workflows, copy this main and register
-// them instead.
+// NATS JetStream server (HITL_NATS or NATS_URL). Run as many as needed: instances share
+// durable consumers, and each gets only the runs of the workflows it hosts. To host your own
+// workflows, copy this main and register them instead.
 package main
 
 import (

@@ -80,6 +80,7 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 	if _, err := metrics.WatchPending(ctx, st.Buckets().Requests, reg, log); err != nil {
 		return fmt.Errorf("pending tracker: %w", err)
 	}
+	metrics.RegisterWorkflowBacklog(js, reg, log)
 
 	file, err := routing.Load(c.ConfigFile)
 	if err != nil {
@@ -108,14 +109,15 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
+	var routes *routing.Routes // set by buildSurfaces, before any runner starts
 	if svc.Orchestrator {
-		o, err := engine.New(engine.Config{Store: st, Registry: c.Registry, Logger: log, Metrics: m, Workers: c.Workers})
+		o, err := engine.New(engine.Config{Store: st, Registry: c.Registry, Logger: log, Metrics: m, Workers: c.Workers,
+			CheckAssignees: func(a []string) error { return routes.CheckAll(a) }})
 		if err != nil {
 			return err
 		}
 		runners = append(runners, o.Run)
 	}
-	var routes *routing.Routes
 	d := deps{cfg: c, file: file, store: st, log: log, metrics: m, routes: &routes}
 	sys, err := buildSurfaces(d)
 	if err != nil {
@@ -129,18 +131,14 @@ func Run(ctx context.Context, c *Config, svc Services, ready Ready) error {
 		runners = append(runners, n.Run)
 	}
 	if svc.Responder {
-		var known func(string) bool
-		if c.Registry != nil {
-			known = c.Registry.Has
-		}
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Workflows: known, Routes: routes, Logger: log, Metrics: m})
+			Routes: routes, Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}
 		mux.Handle("/v1/", api)
 		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
-			LinkSecret: []byte(c.LinkSecret), Workflows: known, Logger: log, Metrics: m})
+			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}
