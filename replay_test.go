@@ -993,6 +993,30 @@ func TestRegistry(t *testing.T) {
 	hitl.Register(reg, "a", f)
 }
 
+// A name that cannot be one subject token panics at Register, like a duplicate: runs of it
+// could not be routed.
+func TestRegisterRefusesInvalidNames(t *testing.T) {
+	t.Parallel()
+
+	f := func(context.Context, any) (any, error) { return nil, nil }
+	for _, name := range []string{"", "a.b", "has space", "*", ">", "-x", strings.Repeat("n", 65)} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), "invalid workflow name") {
+					t.Errorf("Register(%q): recover() = %v, want a panic naming the invalid name", name, r)
+				}
+			}()
+			hitl.Register(hitl.NewRegistry(), name, f)
+		}()
+	}
+	reg := hitl.NewRegistry()
+	hitl.Register(reg, "approval-gate_2", f)
+	if !reg.Has("approval-gate_2") {
+		t.Error("a valid name was not registered")
+	}
+}
+
 func TestExecuteResetsOutputs(t *testing.T) {
 	t.Parallel()
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/hitl-dev/hitl/events"
 )
 
 // Registry maps workflow names to their functions. It is safe for concurrent use.
@@ -21,8 +23,13 @@ func NewRegistry() *Registry { return &Registry{workflows: map[string]workflowFu
 
 // Register adds a workflow under name. Its input is decoded from the run's JSON input and its
 // result encoded as the run's JSON result. Registering a name twice panics: it is a
-// programming error that would make runs resume into the wrong code.
+// programming error that would make runs resume into the wrong code. So does a name that
+// events.ValidWorkflowName refuses (1 to 64 letters, digits, "-" or "_"): the name routes the
+// run's commands, as one token of their NATS subjects, to the orchestrators that host it.
 func Register[In, Out any](r *Registry, name string, fn func(ctx context.Context, in In) (Out, error)) {
+	if err := events.ValidWorkflowName(name); err != nil {
+		panic("hitl: " + err.Error())
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.workflows[name]; dup {

@@ -170,7 +170,7 @@ func startFull(ctx context.Context, cfg *config, log *slog.Logger) (_ *fullSyste
 		return f, err
 	}
 	api, err := respond.New(respond.Config{Store: st, Tokens: []string{apiToken}, LinkSecret: []byte(linkSecret),
-		Workflows: wfs.Has, Logger: log, Metrics: m})
+		Logger: log, Metrics: m})
 	if err != nil {
 		return f, err
 	}
@@ -282,6 +282,7 @@ var fullStreams = []string{streams.Stream, "KV_" + streams.BucketRuns, "KV_" + s
 
 func (f *fullSystem) counters(ctx context.Context) counters {
 	return readCounters(ctx, f.srv, f.nc, fullStreams, [][2]string{{streams.Stream, streams.ConsumerOrchestrator},
+		{streams.Stream, streams.WorkflowConsumerName(workflowName)},
 		{streams.Stream, streams.ConsumerNotifier}, {streams.TimerStream, streams.ConsumerTimers}})
 }
 

@@ -156,8 +156,18 @@ func TestClientRun(t *testing.T) {
 	if err := c.CancelRun(ctx, run.ID, ""); !errors.Is(err, client.ErrAlreadyFinished) {
 		t.Fatalf("second cancel: %v", err)
 	}
-	if _, err := c.StartRun(ctx, "no-such-workflow", nil); !errors.Is(err, client.ErrInvalid) || !strings.Contains(err.Error(), "workflow: no workflow named") {
-		t.Fatalf("unknown workflow: %v", err)
+	if _, err := c.StartRun(ctx, "no such workflow", nil); !errors.Is(err, client.ErrInvalid) || !strings.Contains(err.Error(), "workflow: is not a valid workflow name") {
+		t.Fatalf("invalid workflow name: %v", err)
+	}
+	queued, err := c.StartRun(ctx, "hosted-nowhere", nil)
+	if err != nil || queued.Status != events.RunQueued {
+		t.Fatalf("a valid name no orchestrator hosts: %+v, %v", queued, err)
+	}
+	if err := c.CancelRun(ctx, queued.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if queued, err = c.WaitRunDone(ctx, queued.ID, 10*time.Second); err != nil || queued.Status != events.RunCancelled {
+		t.Fatalf("a queued run, cancelled: %+v, %v", queued, err)
 	}
 	if _, err := c.Run(ctx, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("unknown run: %v", err)

@@ -13,7 +13,7 @@ import (
 type Run struct {
 	ID       string           `json:"id"`
 	Workflow string           `json:"workflow"`
-	Status   events.RunStatus `json:"status"` // running, waiting, completed, failed, cancelled
+	Status   events.RunStatus `json:"status"` // queued, running, waiting, completed, failed, cancelled
 	Input    json.RawMessage  `json:"input,omitempty"`
 	// Result is the workflow's return value, once completed.
 	Result json.RawMessage `json:"result,omitempty"`
@@ -27,10 +27,11 @@ type Run struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// StartRun starts a run of a registered workflow with the given input (encoded as JSON; a
+// StartRun starts a run of a workflow with the given input (encoded as JSON; a
 // json.RawMessage is sent as is, nil sends none). The API answers at once: the run is
-// usually still running; WaitRun returns when it asks something or ends. An unknown
-// workflow is an *Error matching ErrInvalid.
+// usually still queued or running; WaitRun returns when it asks something or ends. A run of a
+// workflow no orchestrator hosts stays queued until one does; a name that cannot be a
+// workflow's (events.ValidWorkflowName) is an *Error matching ErrInvalid.
 func (c *Client) StartRun(ctx context.Context, workflow string, in any) (*Run, error) {
 	if workflow == "" {
 		return nil, errEmptyWorkflow

@@ -108,7 +108,7 @@ func TestBadInputOnEveryEndpoint(t *testing.T) {
 		{"runs: malformed JSON", "POST", "/v1/runs", apiToken, `{"workflow"`, 400, "invalid_json", ""},
 		{"runs: wrong type", "POST", "/v1/runs", apiToken, `{"workflow": 1}`, 400, "invalid_request", "workflow"},
 		{"runs: missing workflow", "POST", "/v1/runs", apiToken, `{"input": {}}`, 400, "validation_failed", "workflow"},
-		{"runs: unknown workflow", "POST", "/v1/runs", apiToken, `{"workflow": "nope"}`, 400, "validation_failed", "workflow"},
+		{"runs: invalid workflow name", "POST", "/v1/runs", apiToken, `{"workflow": "no.pe"}`, 400, "validation_failed", "workflow"},
 		{"runs: oversized", "POST", "/v1/runs", apiToken, `{"workflow": "one", "input": "` + strings.Repeat("x", 70<<10) + `"}`, 413, "payload_too_large", ""},
 		{"runs: no token", "POST", "/v1/runs", "", `{"workflow": "one"}`, 401, "unauthorized", ""},
 		{"runs: unknown id", "GET", "/v1/runs/" + unknown, apiToken, nil, 404, "not_found", ""},

@@ -164,7 +164,7 @@ func TestCLI(t *testing.T) {
 		h.fails(t, 1, "hitl: run "+unknownID+" not found", "runs", "cancel", unknownID)
 		h.fails(t, 1, "hitl: request "+unknownID+" not found", "respond", unknownID, "--approve")
 		h.fails(t, 1, "hitl: request "+unknownID+" not found", "requests", "cancel", unknownID)
-		h.fails(t, 1, "workflow: no workflow named nope is registered", "runs", "start", "nope")
+		h.fails(t, 1, "workflow: is not a valid workflow name", "runs", "start", "no.pe")
 		closed := "http://127.0.0.1:" + freePort(t)
 		h.fails(t, 1, "hitl: cannot reach the hitl API at "+closed+": ", "requests", "ls", "--server", closed)
 	})
@@ -395,6 +395,31 @@ func TestCLI(t *testing.T) {
 		wantContains(t, h.ok(t, "", "requests", "wait", id), "Status:    cancelled")
 		wantContains(t, h.ok(t, "", "requests", "ls", "--status", "cancelled"), id)
 		h.fails(t, 1, "hitl: request "+id+" is already cancelled", "requests", "cancel", id)
+	})
+
+	// hitl dev accepts runs of a workflow it does not host (another orchestrator on the same
+	// JetStream may): they wait, queued, and can be cancelled while they do.
+	t.Run("QueuedRun", func(t *testing.T) {
+		t.Parallel()
+		runID := strings.TrimSpace(h.ok(t, "", "runs", "start", "expense", "--input", `{"amount": 12}`, "-q"))
+		wantContains(t, h.ok(t, "", "runs", "show", runID), "Status:    queued",
+			"Queued: no orchestrator hosting workflow expense has taken the run yet")
+		r := h.fails(t, 1, "hitl: run "+runID+" is still queued after 300ms", "runs", "wait", runID, "--timeout", "300ms")
+		wantContains(t, r.stdout, "Status:    queued")
+		if out := h.ok(t, "", "runs", "cancel", runID, "--reason", "wrong system"); out != "Cancelled run "+runID+".\n" {
+			t.Errorf("runs cancel of a queued run: %q", out)
+		}
+		wantContains(t, h.ok(t, "", "runs", "show", runID), "Status:    cancelled", "Error:     cancelled: wrong system")
+	})
+
+	// An Ask naming an assignee nobody can reach fails its run, naming the assignee, as the
+	// REST API refuses such a request.
+	t.Run("UnknownAssignee", func(t *testing.T) {
+		t.Parallel()
+		r := h.fails(t, 1, `assignee "webhook:nobody-here"`, "runs", "start", "refund", "--input",
+			`{"order_id": "A-7", "assignees": ["webhook:nobody-here"]}`, "--wait", "--timeout", "20s")
+		wantContains(t, r.stdout, "Status:    failed")
+		wantContains(t, r.stderr, "failed: ask", `no webhook named "nobody-here" is configured`)
 	})
 
 	// The script in docs/cli.md, verbatim, with this hitl on PATH.

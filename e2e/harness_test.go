@@ -53,7 +53,7 @@ func newSystem(t *testing.T, env *natstest.Env, reg *hitl.Registry) *system {
 	s.st = s.newStore()
 	s.bot = newBot(t)
 	api, err := respond.New(respond.Config{Store: s.st, Tokens: []string{apiToken}, LinkSecret: []byte(linkSecret),
-		Workflows: reg.Has, MaxBody: 64 << 10, Logger: s.logs})
+		MaxBody: 64 << 10, Logger: s.logs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Package engine is the orchestrator: it starts runs, applies responses and timeouts, and
 // resumes runs by replaying their journal from the checkpoint in JetStream KV. It holds no
-// state between messages, so any number of instances share the work through one durable
-// consumer, and any of them can resume any run.
+// state between messages. Any instance applies any response (one durable consumer shared by
+// all); a run's commands (start, cancel, resume) carry its workflow in their subject and reach
+// only the instances that host that workflow (one durable consumer per workflow, shared by
+// its hosts), so instances may host different workflows.
 package engine
 
 import (
@@ -31,8 +33,14 @@ type Config struct {
 	Registry *hitl.Registry   // required: the workflows this instance can run
 	Logger   *slog.Logger     // default: discard
 	Metrics  *metrics.Metrics // default: none
-	// Workers is how many messages one instance handles at once. Default 128.
+	// Workers is how many messages one instance handles at once, per consumer. Default 128.
 	Workers int
+	// CheckAssignees, if set, checks the assignees of every request a workflow asks, as the
+	// REST API checks those of the requests it creates (routing.Routes.CheckAll): a run whose
+	// Ask names an assignee that cannot be reached fails, with an error naming it, rather
+	// than wait on a question nobody is sent. Default nil: any assignee of the form
+	// kind:target is accepted.
+	CheckAssignees func(assignees []string) error
 }
 
 // Orchestrator runs workflows. Create it with New and start it with Run.
@@ -52,24 +60,50 @@ func New(cfg Config) (*Orchestrator, error) {
 	return &Orchestrator{cfg: cfg, log: cfg.Logger}, nil
 }
 
-// Run consumes runs, responses and timer expiries until ctx ends, then drains and returns.
+// Run consumes responses, timer expiries and the run commands of every workflow in the
+// registry until ctx ends, then drains and returns. At start it creates or updates each
+// registered workflow's durable consumer (streams.WorkflowConsumer), shared with every other
+// instance hosting that workflow, with the replicas and ack wait of the orchestrator
+// consumer as streams.Ensure made it. Workflows registered after Run started are consumed
+// from the next start.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	js := o.cfg.Store.JetStream()
+	// Stopped while starting is a clean stop: nothing was consumed yet.
+	startErr := func(err error, what string) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	main, err := js.Consumer(ctx, streams.Stream, streams.ConsumerOrchestrator)
 	if err != nil {
-		return fmt.Errorf("orchestrator consumer: %w", err)
+		return startErr(err, "orchestrator consumer")
 	}
 	timers, err := js.Consumer(ctx, streams.TimerStream, streams.ConsumerTimers)
 	if err != nil {
-		return fmt.Errorf("timer consumer: %w", err)
+		return startErr(err, "timer consumer")
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, c := range []struct {
+	type source struct {
 		cons jetstream.Consumer
 		h    consume.Handler
 		name string
-	}{{main, o.handle, "orchestrator"}, {timers, o.handleTimer, "timers"}} {
+	}
+	sources := []source{{main, o.handle, "orchestrator"}, {timers, o.handleTimer, "timers"}}
+	var shared streams.Config
+	if info := main.CachedInfo(); info != nil {
+		shared.Replicas, shared.AckWait = info.Config.Replicas, info.Config.AckWait
+	}
+	for _, wf := range o.cfg.Registry.Names() {
+		cc := streams.WorkflowConsumer(shared, wf)
+		cons, err := js.CreateOrUpdateConsumer(ctx, streams.Stream, cc)
+		if err != nil {
+			return startErr(err, "consumer of workflow "+wf)
+		}
+		sources = append(sources, source{cons, o.handleRun, cc.Durable})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(sources))
+	for i, c := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -83,7 +117,8 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// handle dispatches a message of the orchestrator consumer by subject.
+// handle dispatches a message of the shared orchestrator consumer: a response to apply, or
+// a run command published before run commands carried their workflow, to forward.
 func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 	subj := msg.Subject()
 	switch {
@@ -92,7 +127,34 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 		if err != nil {
 			return consume.Terminal(err)
 		}
-		return o.retryConflicts(ctx, func() error { return o.applyResponse(ctx, resp) })
+		return o.applyResponse(ctx, resp)
+	case strings.HasPrefix(subj, streams.SubjectRunStarted):
+		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		if err := events.ValidWorkflowName(start.Workflow); err != nil {
+			return consume.Terminal(fmt.Errorf("run %s cannot be routed: %w", start.RunID, err))
+		}
+		return o.cfg.Store.ForwardRunStarted(ctx, start)
+	case strings.HasPrefix(subj, streams.SubjectRunCancel):
+		_, c, err := events.DecodeAs[events.RunCancel](msg.Data(), events.TypeRunCancel)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		_, err = o.cfg.Store.CancelRun(ctx, c.RunID, c.Reason)
+		if errors.Is(err, store.ErrNotFound) {
+			return consume.Terminal(err)
+		}
+		return err
+	}
+	return consume.Terminal(fmt.Errorf("unexpected subject %s", subj))
+}
+
+// handleRun dispatches a message of a workflow's consumer by subject.
+func (o *Orchestrator) handleRun(ctx context.Context, msg jetstream.Msg) error {
+	subj := msg.Subject()
+	switch {
 	case strings.HasPrefix(subj, streams.SubjectRunStarted):
 		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
 		if err != nil {
@@ -105,6 +167,12 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 			return consume.Terminal(err)
 		}
 		return o.retryConflicts(ctx, func() error { return o.cancelRun(ctx, c) })
+	case strings.HasPrefix(subj, streams.SubjectRunResume):
+		_, c, err := events.DecodeAs[events.RunResume](msg.Data(), events.TypeRunResume)
+		if err != nil {
+			return consume.Terminal(err)
+		}
+		return o.retryConflicts(ctx, func() error { return o.resume(ctx, c) })
 	}
 	return consume.Terminal(fmt.Errorf("unexpected subject %s", subj))
 }
@@ -131,7 +199,7 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	run, rev, err := s.Run(ctx, start.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		// The starter's own write was lost (or is late): the event is the source of truth.
-		run = &store.Run{ID: start.RunID, Workflow: start.Workflow, Input: start.Input, Status: events.RunRunning,
+		run = &store.Run{ID: start.RunID, Workflow: start.Workflow, Input: start.Input, Status: events.RunQueued,
 			CreatedAt: time.Now().UTC()}
 		run.UpdatedAt = run.CreatedAt
 		rev, err = s.CreateRun(ctx, run)
@@ -142,23 +210,28 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	if run.Status.Final() {
 		return s.PublishRunFinished(ctx, run) // a redelivery; the announcement may have been lost
 	}
-	if run.Status != events.RunRunning {
+	switch run.Status {
+	case events.RunQueued:
+		// Picked up: the next checkpoint write (a step's, or the one after this execution)
+		// records it.
+		run.Status = events.RunRunning
+	case events.RunRunning:
+		// A redelivery after a crash, or a run started before runs were queued: replay.
+	default:
 		return nil // already started; a redelivery
 	}
 	o.cfg.Metrics.RunStarted()
 	return o.advance(ctx, run, rev)
 }
 
-// applyResponse applies the winner of a request's gate: it completes the request record,
-// then feeds the answer into the run's journal and resumes the run.
+// applyResponse applies the winner of a request's gate: it completes the request record and,
+// when the request belongs to a run, sends the run's workflow a resume command. Any
+// orchestrator may do this, whether or not it hosts the workflow.
 func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
 	s := o.cfg.Store
 	r, _, err := s.MarkResolved(ctx, resp)
 	if errors.Is(err, store.ErrNotFound) {
-		if consume.Delivery(ctx) < 5 { // a lagging replica may not have the record yet
-			return consume.RetryAfter(checkpointLag(ctx), err)
-		}
-		return consume.Terminal(err)
+		return lagged(ctx, err)
 	}
 	if err != nil {
 		return err
@@ -169,7 +242,41 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if r.RunID == "" {
 		return nil // a standalone request: nothing to resume
 	}
-	run, rev, err := s.Run(ctx, r.RunID)
+	wf := r.Workflow
+	if wf == "" { // a record from before requests carried their workflow: the run knows it
+		run, _, err := s.Run(ctx, r.RunID)
+		if errors.Is(err, store.ErrNotFound) {
+			return consume.Terminal(err)
+		}
+		if err != nil {
+			return err
+		}
+		if run.Status.Final() {
+			return nil
+		}
+		wf = run.Workflow
+	}
+	if err := events.ValidWorkflowName(wf); err != nil {
+		return consume.Terminal(fmt.Errorf("request %s: run %s cannot be resumed: %w", r.ID, r.RunID, err))
+	}
+	return s.ResumeRun(ctx, wf, r.RunID, r.ID)
+}
+
+// resume feeds a resolved request's answer into its run's journal and replays the run.
+func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
+	s := o.cfg.Store
+	r, _, err := s.Request(ctx, c.RequestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return lagged(ctx, err)
+	}
+	if err != nil {
+		return err
+	}
+	if !r.Resolved() || r.Response == nil {
+		// The resolution is written before this command is sent: a lagging replica.
+		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("request %s is not resolved yet", r.ID))
+	}
+	run, rev, err := s.Run(ctx, c.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		return consume.Terminal(err)
 	}
@@ -191,13 +298,18 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if err := o.advance(ctx, run, rev); err != nil {
 		return err
 	}
-	o.cfg.Metrics.Resumed(resp.At)
+	o.cfg.Metrics.Resumed(r.Response.At)
 	return nil
 }
 
-// unknownWorkflowAttempts is how many deliveries a run of a workflow this instance does not
-// host is retried (5s apart) before the run fails.
-const unknownWorkflowAttempts = 12
+// lagged retries a record that is not found a few times (a lagging replica may not have it
+// yet), then gives up on the message.
+func lagged(ctx context.Context, err error) error {
+	if consume.Delivery(ctx) < 5 {
+		return consume.RetryAfter(checkpointLag(ctx), err)
+	}
+	return consume.Terminal(err)
+}
 
 // checkpointLag is how long to wait for a run's checkpoint to catch up with a request it
 // published: short at first (the asking instance is usually milliseconds away from writing
@@ -228,15 +340,20 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return err
-	case errors.Is(err, hitl.ErrUnknownWorkflow) && consume.Delivery(ctx) < unknownWorkflowAttempts:
-		// Another instance may host it (a rolling deploy, or split registries): retry there.
-		o.log.Warn("workflow not registered on this instance", slog.String("workflow", run.Workflow),
+	case errors.Is(err, hitl.ErrUnknownWorkflow):
+		// Only the consumers of the workflows this instance hosts deliver here, so this is a
+		// bug; a run never fails for it. Retry: the next delivery may reach another host.
+		o.log.Error("workflow not registered on this instance", slog.String("workflow", run.Workflow),
 			slog.String("run_id", run.ID))
 		return consume.RetryAfter(5*time.Second, err)
 	case err != nil:
 		if err := x.Settle(err); err != nil { // an unknown workflow or a stale journal fails the run
 			return err
 		}
+	}
+	if err := o.checkAssignees(x); err != nil {
+		// Nobody would be sent the question: fail the run where people see it.
+		x.Asked, x.Outcome, x.Err = nil, journal.Failed, err
 	}
 	for i := range x.Asked {
 		req := &x.Asked[i]
@@ -264,6 +381,20 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 	if run.Status.Final() {
 		o.cfg.Metrics.RunFinished(run.Status)
 		return s.PublishRunFinished(ctx, run)
+	}
+	return nil
+}
+
+// checkAssignees checks the assignees of the requests an execution asked, with
+// Config.CheckAssignees.
+func (o *Orchestrator) checkAssignees(x *journal.Execution) error {
+	if o.cfg.CheckAssignees == nil || x.Outcome != journal.Suspended {
+		return nil
+	}
+	for _, r := range x.Asked {
+		if err := o.cfg.CheckAssignees(r.Assignees); err != nil {
+			return fmt.Errorf("ask %q: %w", r.Title, err)
+		}
 	}
 	return nil
 }

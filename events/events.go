@@ -21,6 +21,7 @@ const (
 	TypeResolved     = "hitl.resolved.v1"      // data: Request (answered, timed_out or cancelled)
 	TypeRunStarted   = "hitl.run.started.v1"   // data: RunStarted
 	TypeRunCancel    = "hitl.run.cancel.v1"    // data: RunCancel
+	TypeRunResume    = "hitl.run.resume.v1"    // data: RunResume
 	TypeRunCompleted = "hitl.run.completed.v1" // data: RunFinished
 	TypeRunFailed    = "hitl.run.failed.v1"    // data: RunFinished
 	TypeRunCancelled = "hitl.run.cancelled.v1" // data: RunFinished
@@ -45,6 +46,7 @@ var schemaFor = map[string]string{
 	TypeResponse:     "response.json",
 	TypeRunStarted:   "run_started.json",
 	TypeRunCancel:    "run_cancel.json",
+	TypeRunResume:    "run_resume.json",
 	TypeRunCompleted: "run_finished.json",
 	TypeRunFailed:    "run_finished.json",
 	TypeRunCancelled: "run_finished.json",

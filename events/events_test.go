@@ -91,6 +91,7 @@ func samples() []sample {
 		{events.TypeRunStarted, events.RunStarted{RunID: runID, Workflow: "refund", Input: json.RawMessage(`{"order_id":"1234","amount":120.5}`)}, decoder[events.RunStarted]()},
 		{events.TypeRunStarted, events.RunStarted{RunID: runID, Workflow: "noinput"}, decoder[events.RunStarted]()},
 		{events.TypeRunCancel, events.RunCancel{RunID: runID, Reason: "customer withdrew"}, decoder[events.RunCancel]()},
+		{events.TypeRunResume, events.RunResume{RunID: runID, RequestID: requestID}, decoder[events.RunResume]()},
 		{events.TypeRunCompleted, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCompleted, Result: json.RawMessage(`{"refunded":true}`)}, decoder[events.RunFinished]()},
 		{events.TypeRunFailed, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunFailed, Error: "payment gateway: 502"}, decoder[events.RunFinished]()},
 		{events.TypeRunCancelled, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCancelled}, decoder[events.RunFinished]()},
@@ -100,7 +101,7 @@ func samples() []sample {
 // allTypes is every type constant; the tests check each has a sample and a schema.
 var allTypes = []string{
 	events.TypeRequestInfo, events.TypeResponse, events.TypeResolved, events.TypeRunStarted,
-	events.TypeRunCancel, events.TypeRunCompleted, events.TypeRunFailed, events.TypeRunCancelled,
+	events.TypeRunCancel, events.TypeRunResume, events.TypeRunCompleted, events.TypeRunFailed, events.TypeRunCancelled,
 }
 
 func TestSamplesCoverEveryType(t *testing.T) {
@@ -473,7 +474,7 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	for s, want := range map[events.RunStatus]bool{
-		events.RunRunning: false, events.RunWaiting: false, events.RunCompleted: true, events.RunFailed: true, events.RunCancelled: true,
+		events.RunQueued: false, events.RunRunning: false, events.RunWaiting: false, events.RunCompleted: true, events.RunFailed: true, events.RunCancelled: true,
 	} {
 		if got := s.Final(); got != want {
 			t.Errorf("%s.Final() = %v, want %v", s, got, want)

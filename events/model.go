@@ -85,6 +85,9 @@ type Response struct {
 type RunStatus string
 
 const (
+	// RunQueued: asked for, and not yet picked up by an orchestrator that hosts its workflow.
+	// A run of a workflow no instance hosts stays queued until one does.
+	RunQueued    RunStatus = "queued"
 	RunRunning   RunStatus = "running"
 	RunWaiting   RunStatus = "waiting"
 	RunCompleted RunStatus = "completed"
@@ -102,6 +105,14 @@ type RunStarted struct {
 	RunID    string          `json:"run_id"`
 	Workflow string          `json:"workflow"`
 	Input    json.RawMessage `json:"input,omitempty"`
+}
+
+// RunResume tells the orchestrators hosting a run's workflow that a request the run waits on
+// has resolved: the run is to be replayed with the answer. The answer itself is read from the
+// request record.
+type RunResume struct {
+	RunID     string `json:"run_id"`
+	RequestID string `json:"request_id"`
 }
 
 // RunCancel asks to cancel a run and every request it has pending.

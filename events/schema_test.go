@@ -134,7 +134,11 @@ func TestSchemasReject(t *testing.T) {
 		{"response bad input_hash", "response.json", `{"request_id":"x","outcome":"answered","input_hash":"ABC","at":"2026-03-01T09:30:00Z"}`},
 		{"run_started without workflow", "run_started.json", `{"run_id":"r"}`},
 		{"run_started empty workflow", "run_started.json", `{"run_id":"r","workflow":""}`},
+		{"run_started workflow with a dot", "run_started.json", `{"run_id":"r","workflow":"a.b"}`},
+		{"run_started workflow with a wildcard", "run_started.json", `{"run_id":"r","workflow":"*"}`},
 		{"run_cancel without run_id", "run_cancel.json", `{"reason":"x"}`},
+		{"run_resume without request_id", "run_resume.json", `{"run_id":"0f8fad5b-d9cb-469f-a165-70867728950e"}`},
+		{"run_resume run_id not a uuid", "run_resume.json", `{"run_id":"r","request_id":"9b2f7c1e-5a3d-5e4f-8a6b-1c2d3e4f5a6b"}`},
 		{"run_finished running", "run_finished.json", `{"run_id":"r","workflow":"w","status":"running"}`},
 		{"run_finished not an object", "run_finished.json", `"done"`},
 	}

@@ -40,7 +40,9 @@ const Responder = "jobapi"
 // Config of the job API.
 type Config struct {
 	Store *store.Store // required
-	// Workflow is the workflow every job runs. Default DefaultWorkflow.
+	// Workflow is the workflow every job runs. Default DefaultWorkflow. It must be a valid
+	// workflow name (events.ValidWorkflowName), and need not be hosted by this process: jobs
+	// of a workflow no orchestrator hosts wait, queued, until one does.
 	Workflow string
 	// InputSchema describes the job's start input (input_data of /start_job) as a form's
 	// fields: GET /input_schema serves it and /start_job validates input_data against it.
@@ -53,9 +55,6 @@ type Config struct {
 	// LinkSecret keys the signature of /provide_input (the responder's link secret).
 	// Required, at least 16 bytes.
 	LinkSecret []byte
-	// Workflows, if set, reports whether a workflow is registered; while Workflow is not,
-	// start_job answers 503 and availability "unavailable". Nil assumes it is.
-	Workflows func(name string) bool
 	// Routes decide who may answer, as on every surface; job API callers hold an API token
 	// and answer as operators. Default: none.
 	Routes func() *routing.Routes
@@ -86,6 +85,9 @@ func (c Config) validate() error {
 	var errs []error
 	if c.Store == nil {
 		errs = append(errs, errors.New("jobapi: Store is required"))
+	}
+	if err := events.ValidWorkflowName(c.Workflow); err != nil {
+		errs = append(errs, fmt.Errorf("jobapi: Workflow: %w", err))
 	}
 	if len(c.LinkSecret) < linktoken.MinSecretLen {
 		errs = append(errs, fmt.Errorf("jobapi: LinkSecret must be at least %d bytes", linktoken.MinSecretLen))
@@ -239,9 +241,6 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) *apiError {
 			})
 		}
 	}
-	if s.cfg.Workflows != nil && !s.cfg.Workflows(s.cfg.Workflow) {
-		return errorf(http.StatusServiceUnavailable, "unavailable", "workflow "+s.cfg.Workflow+" is not registered on this server")
-	}
 	in := b.InputData
 	if b.IdentifierFromPurchaser != "" {
 		id, _ := json.Marshal(b.IdentifierFromPurchaser)
@@ -290,7 +289,9 @@ type JobStatus struct {
 	JobID  string `json:"job_id"`
 	ID     string `json:"id"`     // MIP-003's name for the job id
 	Status string `json:"status"` // running, awaiting_input, completed, failed
-	// RunStatus is hitl's own status of the run: running, waiting, completed, failed, cancelled.
+	// RunStatus is hitl's own status of the run: queued, running, waiting, completed, failed,
+	// cancelled. A queued run (no orchestrator hosting the workflow has taken it yet) is a
+	// running job.
 	RunStatus               events.RunStatus `json:"run_status"`
 	IdentifierFromPurchaser string           `json:"identifier_from_purchaser,omitempty"`
 	// RequestID, Message and InputSchema describe the first pending request, when awaiting input.
@@ -525,11 +526,8 @@ type Availability struct {
 
 func (s *Server) availability(w http.ResponseWriter, _ *http.Request) *apiError {
 	a := Availability{Status: "available", Type: "masumi-agent", Message: "hitl job API: jobs run workflow " + s.cfg.Workflow}
-	switch {
-	case s.cfg.Store.JetStream().Conn().Status() != nats.CONNECTED:
+	if s.cfg.Store.JetStream().Conn().Status() != nats.CONNECTED {
 		a.Status, a.Message = "unavailable", "not connected to NATS"
-	case s.cfg.Workflows != nil && !s.cfg.Workflows(s.cfg.Workflow):
-		a.Status, a.Message = "unavailable", "workflow "+s.cfg.Workflow+" is not registered on this server"
 	}
 	writeJSON(w, http.StatusOK, a)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/engine"
+	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/examples/approvalgate"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/natstest"
@@ -122,11 +124,10 @@ func setup(t *testing.T) *system {
 	return s
 }
 
-// serve starts a job API with cfg (Store, LinkSecret, Workflows and Logger filled in) and
-// returns its URL.
+// serve starts a job API with cfg (Store, LinkSecret and Logger filled in) and returns its URL.
 func (s *system) serve(cfg jobapi.Config) string {
 	s.t.Helper()
-	cfg.Store, cfg.LinkSecret, cfg.Workflows, cfg.Logger = s.st, []byte(linkSecret), s.reg.Has, testLogger(s.t)
+	cfg.Store, cfg.LinkSecret, cfg.Logger = s.st, []byte(linkSecret), testLogger(s.t)
 	api, err := jobapi.New(cfg)
 	if err != nil {
 		s.t.Fatal(err)
@@ -618,7 +619,7 @@ func TestJobFailedAndCancelled(t *testing.T) {
 
 	id = start(t, s.url, map[string]any{"text": "x"}, "")
 	awaiting(t, s.url, id, "Approve Processing")
-	if err := s.st.CancelRun(context.Background(), id, "changed my mind"); err != nil {
+	if _, err := s.st.CancelRun(context.Background(), id, "changed my mind"); err != nil {
 		t.Fatal(err)
 	}
 	v = done(t, s.url, id)
@@ -655,16 +656,26 @@ func TestJobAuthAvailabilityAndInputSchema(t *testing.T) {
 		t.Errorf("input_schema: %d %s", r.status, r.body)
 	}
 
-	// A workflow this server does not run: unavailable, and no job starts.
+	// A workflow no orchestrator hosts: the job API need not know which exist. The job is
+	// accepted and runs (queued) until an orchestrator hosting it takes it.
 	missing := s.serve(jobapi.Config{Workflow: "nope"})
-	if r := call(t, "GET", missing+"/availability", "", nil); r.json(t)["status"] != "unavailable" {
-		t.Errorf("availability of a missing workflow: %s", r.body)
+	if r := call(t, "GET", missing+"/availability", "", nil); r.json(t)["status"] != "available" {
+		t.Errorf("availability of a workflow hosted nowhere: %s", r.body)
 	}
-	if r := call(t, "POST", missing+"/start_job", "", map[string]any{"input_data": map[string]any{}}); r.status != http.StatusServiceUnavailable {
-		t.Errorf("start_job of a missing workflow: %d %s", r.status, r.body)
+	id := start(t, missing, map[string]any{}, "")
+	if v := status(t, missing, id); v.Status != jobapi.StatusRunning || v.RunStatus != "queued" {
+		t.Errorf("job of a workflow hosted nowhere: %+v", v)
 	}
 	if r := call(t, "GET", missing+"/input_schema", "", nil); string(r.body) != `{"input_data":[]}`+"\n" {
 		t.Errorf("input_schema with none configured: %s", r.body)
+	}
+
+	// A name that cannot be a workflow's is a configuration error.
+	for _, name := range []string{"a.b", "with space", "*"} {
+		_, err := jobapi.New(jobapi.Config{Store: s.st, LinkSecret: []byte(linkSecret), Workflow: name})
+		if !errors.Is(err, events.ErrInvalidWorkflowName) {
+			t.Errorf("Workflow %q: %v, want ErrInvalidWorkflowName", name, err)
+		}
 	}
 }
 

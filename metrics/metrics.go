@@ -1,6 +1,7 @@
 // Package metrics holds hitl's Prometheus collectors. Counters and histograms are per
 // process (Prometheus sums them across instances); the pending gauges are derived from the
-// requests bucket itself, so every instance reports the same cluster-wide figure.
+// requests bucket itself and the workflow backlog from the consumers' state, so every
+// instance reports the same cluster-wide figure.
 package metrics
 
 import (

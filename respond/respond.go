@@ -36,9 +36,6 @@ type Config struct {
 	Tokens []string
 	// LinkSecret verifies the tokens in respond_url links. Required.
 	LinkSecret []byte
-	// Workflows, if set, reports whether a workflow name can be started; unknown names are
-	// refused with 400. Nil accepts any name (runs of unknown workflows then fail).
-	Workflows func(name string) bool
 	// Routes checks assignees at creation and decides who may answer. Nil: any assignee
 	// of the form kind:target is accepted and anyone holding a request's link may answer.
 	Routes *routing.Routes
@@ -493,10 +490,12 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, _ caller) *api
 	if err := decodeBody(w, r, s.cfg.MaxBody, &b); err != nil {
 		return err
 	}
-	if b.Workflow == "" || (s.cfg.Workflows != nil && !s.cfg.Workflows(b.Workflow)) {
+	// Any valid name is accepted: the responder need not host workflows, nor know which ones
+	// exist. A run of a workflow no orchestrator hosts stays queued until one does.
+	if err := events.ValidWorkflowName(b.Workflow); err != nil {
 		msg := "is required"
-		if b.Workflow != "" {
-			msg = "no workflow named " + b.Workflow + " is registered"
+		if ne := new(events.WorkflowNameError); errors.As(err, &ne) && b.Workflow != "" {
+			msg = "is not a valid workflow name: " + ne.Reason
 		}
 		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the run failed validation",
 			Fields: []input.FieldError{{Path: "workflow", Message: msg}}}
@@ -549,8 +548,12 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, _ caller) *ap
 	if run.Status.Final() {
 		return errorf(http.StatusConflict, "already_finished", "run is already "+string(run.Status))
 	}
-	if err := s.cfg.Store.CancelRun(r.Context(), run.ID, b.Reason); err != nil {
+	done, err := s.cfg.Store.CancelRun(r.Context(), run.ID, b.Reason)
+	if err != nil {
 		return storeError(err, "run")
+	}
+	if done { // it was queued: no orchestrator will count it
+		s.cfg.Metrics.RunFinished(events.RunCancelled)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID, "status": "cancelling"})
 	return nil

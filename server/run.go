@@ -78,6 +78,7 @@ func run(ctx context.Context, p *process) error {
 	if _, err := metrics.WatchPending(ctx, st.Buckets().Requests, reg, log); err != nil {
 		return fmt.Errorf("pending tracker: %w", err)
 	}
+	metrics.RegisterWorkflowBacklog(js, reg, log)
 
 	file, err := routing.Load(c.ConfigFile)
 	if err != nil {
@@ -106,14 +107,15 @@ func run(ctx context.Context, p *process) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
+	var routes *routing.Routes // set by buildSurfaces, before any runner starts
 	if p.orchestrator {
-		o, err := engine.New(engine.Config{Store: st, Registry: p.workflows, Logger: log, Metrics: m, Workers: c.Workers})
+		o, err := engine.New(engine.Config{Store: st, Registry: p.workflows, Logger: log, Metrics: m, Workers: c.Workers,
+			CheckAssignees: func(a []string) error { return routes.CheckAll(a) }})
 		if err != nil {
 			return err
 		}
 		runners = append(runners, o.Run)
 	}
-	var routes *routing.Routes
 	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes}
 	sys, err := buildSurfaces(d)
 	if err != nil {
@@ -127,18 +129,14 @@ func run(ctx context.Context, p *process) error {
 		runners = append(runners, n.Run)
 	}
 	if p.responder {
-		var known func(string) bool
-		if p.workflows != nil {
-			known = p.workflows.Has
-		}
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Workflows: known, Routes: routes, Logger: log, Metrics: m})
+			Routes: routes, Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}
 		mux.Handle("/v1/", api)
 		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
-			LinkSecret: []byte(c.LinkSecret), Workflows: known, Routes: func() *routing.Routes { return routes }, Logger: log, Metrics: m})
+			LinkSecret: []byte(c.LinkSecret), Routes: func() *routing.Routes { return routes }, Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}

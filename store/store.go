@@ -362,14 +362,19 @@ func CheckAnswer(r *events.Request, resp *events.Response) error {
 
 // ---- runs ----
 
-// StartRun asks for a new run of workflow and records it as running. The run.started event
-// is the command the orchestrators act on; the record exists at once so that it can be read.
+// StartRun asks for a new run of workflow and records it as queued. The run.started event,
+// on the workflow's own subject, is the command the orchestrators hosting the workflow act
+// on; it waits in the stream until one does. The record exists at once so that it can be
+// read; the orchestrator that picks the run up moves it on from queued.
 func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessage) (*Run, error) {
-	run := &Run{ID: uuid.NewString(), Workflow: workflow, Input: in, Status: events.RunRunning}
+	if err := events.ValidWorkflowName(workflow); err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	run := &Run{ID: uuid.NewString(), Workflow: workflow, Input: in, Status: events.RunQueued}
 	run.CreatedAt = time.Now().UTC()
 	run.UpdatedAt = run.CreatedAt
-	if _, err := s.publish(ctx, streams.SubjectRunStarted+run.ID, events.TypeRunStarted, "run.started/"+run.ID,
-		events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in}); err != nil {
+	if _, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunStarted, workflow, run.ID), events.TypeRunStarted,
+		"run.started/"+run.ID, events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in}); err != nil {
 		return nil, err
 	}
 	// The event is the command: once it is stored the run will start. The record is written
@@ -379,10 +384,46 @@ func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessag
 	return run, nil
 }
 
-// CancelRun asks the orchestrators to cancel a run and its pending requests.
-func (s *Store) CancelRun(ctx context.Context, runID, reason string) error {
-	_, err := s.publish(ctx, streams.SubjectRunCancel+runID, events.TypeRunCancel, uuid.NewString(),
-		events.RunCancel{RunID: runID, Reason: reason})
+// ForwardRunStarted publishes a run.started command again, on its workflow's subject: for
+// commands published before run commands carried their workflow. Its event id differs from
+// the original's ("run.started/<run>"), which the duplicate window would otherwise drop.
+func (s *Store) ForwardRunStarted(ctx context.Context, start events.RunStarted) error {
+	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunStarted, start.Workflow, start.RunID), events.TypeRunStarted,
+		"run.started.forwarded/"+start.RunID, start)
+	return err
+}
+
+// CancelRun cancels a run and its pending requests. A run still queued (no orchestrator
+// hosting its workflow has picked it up, maybe none runs) is cancelled here at once, with a
+// compare-and-set on its record, and done reports true; any other is cancelled shortly after
+// by an orchestrator hosting its workflow, through a cancel command.
+func (s *Store) CancelRun(ctx context.Context, runID, reason string) (done bool, err error) {
+	run, rev, err := s.Run(ctx, runID)
+	if err != nil {
+		return false, err
+	}
+	if run.Status == events.RunQueued {
+		run.Cancel(reason)
+		_, err := s.UpdateRun(ctx, run, rev)
+		if err == nil {
+			return true, s.PublishRunFinished(ctx, run)
+		}
+		if !errors.Is(err, ErrConflict) {
+			return false, err
+		}
+		// Picked up meanwhile: the orchestrator cancels it.
+	}
+	_, err = s.publish(ctx, streams.RunSubject(streams.SubjectRunCancel, run.Workflow, runID), events.TypeRunCancel,
+		uuid.NewString(), events.RunCancel{RunID: runID, Reason: reason})
+	return false, err
+}
+
+// ResumeRun tells the orchestrators hosting workflow that request, which the run waits on,
+// has resolved. The event id derives from the request, so that a repeat within the
+// duplicate window is dropped; a later one is harmless (the resume finds it applied).
+func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string) error {
+	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunResume, workflow, runID), events.TypeRunResume,
+		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID})
 	return err
 }
 

@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Subjects. Every id in a subject is a UUID, so it is always a single token.
+// Subjects. Every id in a subject is a UUID and every workflow name passes
+// events.ValidWorkflowName, so each is always a single token.
 const (
 	// Stream is the one event stream; all hitl subjects live under "hitl.".
 	Stream = "HITL"
@@ -21,9 +23,26 @@ const (
 	SubjectRequestInfo = "hitl.request_info." // + request id: a question was asked
 	SubjectResponse    = "hitl.response."     // + request id: the first-wins gate (answer, timeout or cancel)
 	SubjectResolved    = "hitl.resolved."     // + request id: a request reached its final state
-	SubjectRunStarted  = "hitl.run.started."  // + run id: start a run (the command and the event)
-	SubjectRunCancel   = "hitl.run.cancel."   // + run id: cancel a run
 	SubjectRunFinished = "hitl.run.finished." // + run id: completed, failed or cancelled
+
+	// Run commands carry the workflow, so that they reach only the orchestrators hosting it
+	// (RunSubject builds them; WorkflowConsumer reads them).
+	SubjectRunStarted = "hitl.run.started." // + workflow + "." + run id: start a run (the command and the event)
+	SubjectRunCancel  = "hitl.run.cancel."  // + workflow + "." + run id: cancel a run
+	SubjectRunResume  = "hitl.run.resume."  // + workflow + "." + run id: a request the run waits on resolved
+)
+
+// RunSubject is the subject of a run command: prefix is SubjectRunStarted, SubjectRunCancel
+// or SubjectRunResume.
+func RunSubject(prefix, workflow, runID string) string { return prefix + workflow + "." + runID }
+
+// LegacyRunStarted and LegacyRunCancel match the run commands of releases before the
+// workflow was part of their subject (hitl.run.started.<run>): exactly one token after the
+// prefix, which no current subject has. The orchestrator consumer still reads them, to
+// forward them to their workflow's subject during and after an upgrade.
+const (
+	LegacyRunStarted = SubjectRunStarted + "*"
+	LegacyRunCancel  = SubjectRunCancel + "*"
 )
 
 // KV buckets.
@@ -36,9 +55,12 @@ const (
 
 // Durable consumers.
 const (
-	ConsumerOrchestrator = "orchestrator"        // runs and responses, shared by all orchestrators
+	ConsumerOrchestrator = "orchestrator"        // responses, shared by all orchestrators
 	ConsumerTimers       = "orchestrator-timers" // expired timer markers, shared by all orchestrators
 	ConsumerNotifier     = "notifier"            // questions and resolutions, shared by all notifiers
+	// ConsumerWorkflowPrefix + workflow name: one workflow's run commands, shared by the
+	// orchestrators that host it (WorkflowConsumer).
+	ConsumerWorkflowPrefix = "orchestrator-wf-"
 )
 
 // TimerStream is the stream behind BucketTimers, read by ConsumerTimers.
@@ -109,9 +131,11 @@ func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 	return map[string][]jetstream.ConsumerConfig{
 		Stream: {
 			{
-				Durable:        ConsumerOrchestrator,
-				Description:    "runs to start or cancel, and responses to apply",
-				FilterSubjects: []string{SubjectResponse + ">", SubjectRunStarted + ">", SubjectRunCancel + ">"},
+				Durable:     ConsumerOrchestrator,
+				Description: "responses to apply, and pre-upgrade run commands to forward to their workflow",
+				// Any orchestrator applies a response to its request; the run, if any, is resumed
+				// by a command on its workflow's consumer.
+				FilterSubjects: []string{SubjectResponse + ">", LegacyRunStarted, LegacyRunCancel},
 				AckPolicy:      jetstream.AckExplicitPolicy,
 				AckWait:        c.AckWait,
 				MaxAckPending:  10000,
@@ -138,6 +162,36 @@ func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 			Replicas:      c.Replicas,
 		}},
 	}
+}
+
+// WorkflowConsumer is the durable consumer of one workflow's run commands (start, cancel,
+// resume). Every orchestrator that hosts the workflow creates or updates it at start and
+// consumes it, so a run's commands reach only instances that can run its code, and wait in
+// the stream, however long, while none does. It delivers from the start of the stream: a
+// workflow's first host also gets the commands published before it came.
+func WorkflowConsumer(c Config, workflow string) jetstream.ConsumerConfig {
+	c = c.withDefaults()
+	return jetstream.ConsumerConfig{
+		Durable:     WorkflowConsumerName(workflow),
+		Description: "run commands of workflow " + workflow,
+		FilterSubjects: []string{RunSubject(SubjectRunStarted, workflow, "*"), RunSubject(SubjectRunCancel, workflow, "*"),
+			RunSubject(SubjectRunResume, workflow, "*")},
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxAckPending: 10000,
+		Replicas:      c.Replicas,
+	}
+}
+
+// WorkflowConsumerName is the durable name of a workflow's consumer.
+func WorkflowConsumerName(workflow string) string { return ConsumerWorkflowPrefix + workflow }
+
+// WorkflowOfConsumer returns the workflow a consumer of WorkflowConsumer serves, and false for
+// any other consumer.
+func WorkflowOfConsumer(durable string) (string, bool) {
+	wf, ok := strings.CutPrefix(durable, ConsumerWorkflowPrefix)
+	return wf, ok && wf != ""
 }
 
 // Ensure creates or updates every stream, bucket and consumer. It is idempotent and safe to

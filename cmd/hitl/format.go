@@ -240,6 +240,10 @@ func showRun(w io.Writer, r *client.Run, now time.Time) {
 		row("Error", clip(r.Error, 500))
 	}
 	tw.Flush()
+	if r.Status == events.RunQueued {
+		fmt.Fprintf(w, "\nQueued: no orchestrator hosting workflow %s has taken the run yet; it starts when one does.\n",
+			clean(r.Workflow, false))
+	}
 	if len(r.Pending) > 0 {
 		fmt.Fprintln(w, "\nPending:")
 		tw := table(w)

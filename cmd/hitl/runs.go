@@ -41,8 +41,9 @@ func (c *cli) runs(ctx context.Context, args []string) error {
 }
 
 func (c *cli) runsStart(ctx context.Context, args []string) error {
-	cmd := c.command("runs start", "WORKFLOW", "Start a run of a registered workflow. The API answers at once; with --wait the command\n"+
-		"waits until the run asks its first question (and shows it) or ends.")
+	cmd := c.command("runs start", "WORKFLOW", "Start a run of a workflow. The API answers at once; with --wait the command waits until\n"+
+		"the run asks its first question (and shows it) or ends. A run stays queued until an orchestrator\n"+
+		"hosting its workflow takes it.")
 	in := cmd.fs.String("input", "", "the run's input as `JSON`, inline, @file, or - for stdin")
 	wait := cmd.fs.Bool("wait", false, "wait until the run asks something or ends, then show it")
 	timeout := cmd.fs.Duration("timeout", 0, "with --wait, give up after this `duration`; 0 waits as long as it takes")
