@@ -71,7 +71,6 @@ const (
 	maxFields      = 20 // context fields shown; the rest are counted
 )
 
-
 // Editable reports whether an approval lets the approver edit the proposed action.
 func Editable(s input.Spec) bool {
 	return s.Type == input.Approval && (len(s.Proposed) > 0 || len(s.ActionSchema) > 0)
