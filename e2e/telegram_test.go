@@ -39,7 +39,8 @@ func TestTelegramEndToEnd(t *testing.T) {
 
 	// Telegram targets are checked at creation.
 	for _, bad := range []string{"telegram:ops", "telegram:@ops"} {
-		if r := doCall(t, "POST", base+"/v1/requests", "", map[string]any{"title": "x", "assignees": []string{bad}}); r.Status != http.StatusBadRequest {
+		if r := doCall(t, "POST", base+"/v1/requests", "", map[string]any{"title": "x", "assignees": []string{bad}}); r.Status != http.StatusBadRequest ||
+			!strings.Contains(string(r.Body), "validation_failed") || !strings.Contains(string(r.Body), "assignees[0]") {
 			t.Fatalf("%s accepted: %d %s", bad, r.Status, r.Body)
 		}
 	}
