@@ -716,3 +716,47 @@ func TestAnswersThatNeedTheFormLinkToIt(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryRetriesAndDeadLetters runs the channel's error classes through the real
+// notifier: flood control is waited out and the message arrives; a chat Telegram does not
+// know is a dead letter after one try, with the reason.
+func TestDeliveryRetriesAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.fake.Fail("sendMessage", telegramfake.Failure{Code: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
+	m := b.ask(t, &events.Request{Input: input.Spec{Type: input.Approval}})
+	id := requestID(t, m)
+	calls := b.fake.Calls("sendMessage")
+	if len(calls) != 2 || calls[0].Status != http.StatusTooManyRequests || !calls[1].OK() {
+		t.Fatalf("sendMessage calls %+v", calls)
+	}
+	waitFor(t, "the delivery record", func() bool {
+		status, _, _ := notify.DeliveryStatus(context.Background(), b.st, id, "telegram:-1001234567890", "notify")
+		return status == "delivered"
+	})
+
+	r := &events.Request{ID: uuid.NewString(), Title: "Nobody there", Input: input.Spec{Type: input.Boolean},
+		Assignees: []string{"telegram:555"}}
+	if err := b.st.CreateRequest(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	var reason string
+	waitFor(t, "the dead letter", func() bool {
+		var status string
+		status, reason, _ = notify.DeliveryStatus(context.Background(), b.st, r.ID, "telegram:555", "notify")
+		return status == "dead_letter"
+	})
+	if !strings.Contains(reason, "400 Bad Request: chat not found") || !strings.Contains(reason, "started the bot") {
+		t.Fatalf("reason %q", reason)
+	}
+	settle()
+	n := 0
+	for _, c := range b.fake.Calls("sendMessage") {
+		if c.Params["chat_id"] == "555" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d tries to send to an unknown chat, want 1", n)
+	}
+}
