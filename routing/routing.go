@@ -27,6 +27,7 @@ const Operator = "api"
 type File struct {
 	PublicURL string              `yaml:"public_url"`
 	Slack     SlackConfig         `yaml:"slack"`
+	Telegram  TelegramConfig      `yaml:"telegram"`
 	Email     EmailConfig         `yaml:"email"`
 	Webhooks  map[string]string   `yaml:"webhooks"`
 	Groups    map[string][]string `yaml:"groups"`
@@ -37,6 +38,13 @@ type SlackConfig struct {
 	BotToken      string `yaml:"bot_token"`      // HITL_SLACK_BOT_TOKEN
 	SigningSecret string `yaml:"signing_secret"` // HITL_SLACK_SIGNING_SECRET
 	APIURL        string `yaml:"api_url"`        // HITL_SLACK_API_URL, to aim at a fake; default Slack's
+}
+
+// TelegramConfig connects the Telegram surface (surface/telegram); see docs/telegram.md.
+type TelegramConfig struct {
+	BotToken    string `yaml:"bot_token"`    // HITL_TELEGRAM_BOT_TOKEN, from BotFather
+	SecretToken string `yaml:"secret_token"` // HITL_TELEGRAM_SECRET_TOKEN, the webhook's secret_token
+	APIURL      string `yaml:"api_url"`      // HITL_TELEGRAM_API_URL, to aim at a fake; default Telegram's
 }
 
 // EmailConfig connects the email channel.
@@ -66,6 +74,10 @@ func Load(path string) (*File, error) {
 		"HITL_SMTP_URL":             &f.Email.SMTPURL,
 		"HITL_EMAIL_FROM":           &f.Email.From,
 		"HITL_PUBLIC_URL":           &f.PublicURL,
+
+		"HITL_TELEGRAM_BOT_TOKEN":    &f.Telegram.BotToken,
+		"HITL_TELEGRAM_SECRET_TOKEN": &f.Telegram.SecretToken,
+		"HITL_TELEGRAM_API_URL":      &f.Telegram.APIURL,
 	} {
 		if v := os.Getenv(env); v != "" {
 			*dst = v

@@ -129,3 +129,36 @@ groups:
 		t.Fatal("a missing file was accepted")
 	}
 }
+
+func TestLoadTelegram(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hitl.yaml")
+	t.Setenv("TEST_TELEGRAM_TOKEN", "123456:from-file")
+	t.Setenv("HITL_TELEGRAM_SECRET_TOKEN", "secret-from-env-0123456789")
+	if err := os.WriteFile(path, []byte(`
+telegram:
+  bot_token: ${TEST_TELEGRAM_TOKEN}
+  secret_token: secret-from-file-0123456789
+  api_url: http://127.0.0.1:9999
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := routing.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's values, ${NAME} expanded; the environment wins where it is set.
+	if tc := f.Telegram; tc.BotToken != "123456:from-file" || tc.SecretToken != "secret-from-env-0123456789" || tc.APIURL != "http://127.0.0.1:9999" {
+		t.Fatalf("telegram section %+v", tc)
+	}
+	t.Setenv("HITL_TELEGRAM_BOT_TOKEN", "654321:from-env")
+	t.Setenv("HITL_TELEGRAM_API_URL", "http://127.0.0.1:8888")
+	if f, err = routing.Load(""); err != nil || f.Telegram.BotToken != "654321:from-env" || f.Telegram.APIURL != "http://127.0.0.1:8888" {
+		t.Fatalf("from the environment alone: %+v, %v", f.Telegram, err)
+	}
+	if err := os.WriteFile(path, []byte("telegram:\n  token: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routing.Load(path); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("a misspelt key: %v", err)
+	}
+}

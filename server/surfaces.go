@@ -42,6 +42,7 @@ type deps struct {
 var surfaceBuilders = []func(d deps) (*surface, error){
 	webhookSurface,
 	slackSurface,
+	telegramSurface,
 	webSurface,
 	emailSurface,
 }

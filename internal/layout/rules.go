@@ -5,7 +5,7 @@ package layout
 var Surfaces = []string{"./surface/...", "./respond/..."}
 
 // SurfaceNames are the folders under surface/, each one surface with both of its halves.
-var SurfaceNames = []string{"slack", "email", "webhook", "web", "console"}
+var SurfaceNames = []string{"slack", "email", "webhook", "web", "console", "telegram"}
 
 // Leaves are the packages every other package may build on: the wire model, the JetStream
 // layout and input specs.
