@@ -22,11 +22,12 @@ import (
 
 // Handler serves the bot's webhook (POST /telegram/webhook). It is safe for concurrent use.
 type Handler struct {
-	cfg    Config
-	secret [sha256.Size]byte // of the secret token: compared whatever the length of what comes
-	bot    *bot
-	log    *slog.Logger
-	noGrps *routing.Routes
+	answers *store.Answerer
+	cfg     Config
+	secret  [sha256.Size]byte // of the secret token: compared whatever the length of what comes
+	bot     *bot
+	log     *slog.Logger
+	noGrps  *routing.Routes
 }
 
 // NewHandler checks the whole configuration.
@@ -36,7 +37,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	plain, _ := routing.New(nil, nil, nil)
-	return &Handler{cfg: cfg, secret: sha256.Sum256([]byte(cfg.SecretToken)), bot: newBot(cfg), log: cfg.Logger.With(slog.String("surface", Kind)), noGrps: plain}, nil
+	h := &Handler{cfg: cfg, secret: sha256.Sum256([]byte(cfg.SecretToken)), bot: newBot(cfg), log: cfg.Logger.With(slog.String("surface", Kind)), noGrps: plain}
+	h.answers = &store.Answerer{Store: cfg.Store, Routes: h.routes, Metrics: cfg.Metrics, Logger: h.log}
+	return h, nil
 }
 
 // ServeHTTP checks and handles one update. The secret header is checked before the body
@@ -183,40 +186,29 @@ func (h *Handler) answer(ctx context.Context, log *slog.Logger, a attempt) reply
 	case req.Resolved():
 		return reply{text: AlreadyDecided(req, a.Responder)}
 	}
-	if !h.routes().Allows(req, a.Identities...) {
-		log.Warn("telegram answer refused: not an assignee or approver of this request", slog.Any("identities", a.Identities))
-		return reply{text: notAllowed, alert: true}
-	}
 	data, err := answerData(req.Input, a.Choice)
 	if err != nil {
 		log.Warn("telegram click: the button does not fit the request", slog.Any("err", err))
 		return reply{text: "This button does not answer this request.", alert: true}
 	}
-	resp := events.Response{RequestID: req.ID, RunID: req.RunID, Outcome: events.StatusAnswered, Data: data,
-		Responder: a.Responder}
-	if err := store.CheckAnswer(req, &resp); err != nil {
-		var ve *input.ValidationError
-		if errors.As(err, &ve) {
-			return reply{text: "That answer does not fit this request: " + describe(ve), alert: true}
-		}
-		log.Error("telegram click: check answer", slog.Any("err", err))
-		return reply{text: "Sorry, hitl could not check that answer. Please try again.", alert: true}
+	resolved, err := h.answers.Answer(ctx, store.Answer{Request: req, Rev: rev, RequestID: req.ID, Identities: a.Identities,
+		Responder: a.Responder, Data: data, Via: Kind})
+	var re *store.ResolvedError
+	var ve *input.ValidationError
+	switch {
+	case err == nil:
+		return reply{text: "Recorded: " + Summary(resolved)}
+	case errors.As(err, &re):
+		return reply{text: AlreadyDecided(re.Request, a.Responder)}
+	case errors.Is(err, store.ErrNotAllowed):
+		return reply{text: notAllowed, alert: true}
+	case errors.Is(err, store.ErrNotFound):
+		return reply{text: goneText}
+	case errors.As(err, &ve):
+		return reply{text: "That answer does not fit this request: " + describe(ve), alert: true}
 	}
-	resolved, err := h.cfg.Store.RespondTo(ctx, req, rev, resp)
-	if errors.Is(err, store.ErrAlreadyResolved) {
-		cur, _, rerr := h.cfg.Store.Request(context.WithoutCancel(ctx), req.ID)
-		if rerr != nil || !cur.Resolved() {
-			return reply{text: "Already decided: someone answered this request first."}
-		}
-		return reply{text: AlreadyDecided(cur, a.Responder)}
-	}
-	if err != nil {
-		log.Error("telegram answer: respond", slog.Any("err", err))
-		return reply{text: "Sorry, your answer could not be recorded just now. Please try again.", alert: true}
-	}
-	h.cfg.Metrics.RequestResolved(resolved)
-	log.Info("request answered", slog.String("outcome", string(resolved.Status)), slog.String("responder", a.Responder))
-	return reply{text: "Recorded: " + Summary(resolved)}
+	log.Error("telegram answer", slog.Any("err", err))
+	return reply{text: "Sorry, your answer could not be recorded just now. Please try again.", alert: true}
 }
 
 func describe(ve *input.ValidationError) string {
