@@ -91,13 +91,9 @@ func Of(r *events.Request) Verdict {
 		var a input.ApprovalAnswer
 		if json.Unmarshal(data, &a) == nil {
 			v.Comment = cmp.Or(v.Comment, strings.TrimSpace(a.Comment))
-			switch {
-			case !a.Approved:
-				v.Word, v.Tone = "Rejected", Negative
-			case len(a.Edited) > 0:
-				v.Word = "Approved with changes"
-			default:
-				v.Word = "Approved"
+			v.Word = approvalWord(a)
+			if !a.Approved {
+				v.Tone = Negative
 			}
 			return v
 		}
@@ -123,7 +119,7 @@ func (v Verdict) Sentence() string {
 }
 
 // Answer puts an answer to spec in words for people, at most MaxAnswerLength characters:
-// option labels for a select or multiselect, Yes or No, the text, the number, a count of a
+// an approval's verdict, option labels for a select or multiselect, Yes or No, the text, the number, a count of a
 // form's fields, compact JSON otherwise. "" for null.
 func Answer(spec input.Spec, data json.RawMessage) string {
 	data = answerData(data)
@@ -141,6 +137,12 @@ func Answer(spec input.Spec, data json.RawMessage) string {
 			}
 		}
 		return id
+	}
+	if spec.Type == input.Approval {
+		var a input.ApprovalAnswer
+		if json.Unmarshal(data, &a) == nil {
+			return approvalWord(a)
+		}
 	}
 	var s string
 	switch x := v.(type) {
@@ -178,6 +180,16 @@ func Answer(spec input.Spec, data json.RawMessage) string {
 		}
 	}
 	return input.Truncate(strings.Join(strings.Fields(s), " "), MaxAnswerLength)
+}
+
+func approvalWord(a input.ApprovalAnswer) string {
+	switch {
+	case !a.Approved:
+		return "Rejected"
+	case len(a.Edited) > 0:
+		return "Approved with changes"
+	}
+	return "Approved"
 }
 
 // answerData is data, nil when it is empty or null.

@@ -73,3 +73,10 @@ func TestAnswerInWords(t *testing.T) {
 		}
 	}
 }
+
+func TestTimedOutApprovalDefault(t *testing.T) {
+	r := resolved(input.Spec{Type: input.Approval}, events.StatusTimedOut, "hitl:timeout", `{"approved":false}`, "")
+	if v := present.Of(r); v.Answer != "Rejected" || !v.Automatic || v.By != "" {
+		t.Fatalf("%+v", v)
+	}
+}

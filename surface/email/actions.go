@@ -8,6 +8,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/present"
 )
 
 // MaxActionLinks caps the links of a select: with more options than this the email links
@@ -100,97 +101,30 @@ type Decision struct {
 	Comment string
 }
 
-// Decided describes r's resolution.
+// Decided describes r's resolution, in the words package present chose for every surface.
 func Decided(r *events.Request) Decision {
-	d := Decision{Status: r.Status}
-	resp := r.Response
-	if resp == nil {
-		resp = &events.Response{}
-	}
-	switch {
-	case r.ResolvedAt != nil:
-		d.At = r.ResolvedAt.UTC()
-	case !resp.At.IsZero():
-		d.At = resp.At.UTC()
-	}
-	d.Comment = resp.Comment
+	v := present.Of(r)
+	d := Decision{Status: r.Status, At: v.At, Comment: v.Comment, By: v.By}
 	switch r.Status {
 	case events.StatusPending:
 		d.What = "not decided yet"
 	case events.StatusTimedOut:
 		d.What = "timed out"
-		if len(resp.Data) > 0 && string(resp.Data) != "null" {
-			d.Note = "the default answer was used: " + describeAnswer(r.Input, resp.Data, &d.Comment)
+		switch {
+		case v.Answer != "" && r.Input.Type == input.Approval:
+			d.Note = "the default answer was used: " + strings.ToLower(v.Answer)
+		case v.Answer != "":
+			d.Note = "the default answer was used: answered " + quote(v.Answer)
 		}
 	case events.StatusCancelled:
-		d.What, d.By = "cancelled", resp.Responder
+		d.What = "cancelled"
 	default:
-		d.What, d.By = describeAnswer(r.Input, resp.Data, &d.Comment), resp.Responder
+		d.What = strings.ToLower(v.Word)
+		if v.Answer != "" {
+			d.What = "answered " + quote(v.Answer)
+		}
 	}
 	return d
-}
-
-// describeAnswer puts an answer in words; an approval's comment moves to *comment.
-func describeAnswer(s input.Spec, data json.RawMessage, comment *string) string {
-	if len(data) == 0 || string(data) == "null" {
-		return "skipped"
-	}
-	switch s.Type {
-	case input.Approval:
-		var a input.ApprovalAnswer
-		if json.Unmarshal(data, &a) == nil {
-			if a.Comment != "" && *comment == "" {
-				*comment = a.Comment
-			}
-			switch {
-			case a.Approved && len(a.Edited) > 0:
-				return "approved with changes"
-			case a.Approved:
-				return "approved"
-			}
-			return "rejected"
-		}
-	case input.Boolean:
-		var b bool
-		if json.Unmarshal(data, &b) == nil {
-			if b {
-				return "answered " + quote("Yes")
-			}
-			return "answered " + quote("No")
-		}
-	case input.Select:
-		var id string
-		if json.Unmarshal(data, &id) == nil {
-			return "answered " + quote(optionLabel(s, id))
-		}
-	case input.MultiSelect:
-		var ids []string
-		if json.Unmarshal(data, &ids) == nil {
-			labels := make([]string, len(ids))
-			for i, id := range ids {
-				labels[i] = quote(optionLabel(s, id))
-			}
-			if len(labels) == 0 {
-				return "answered with no choice"
-			}
-			return "answered " + strings.Join(labels, ", ")
-		}
-	case input.Text:
-		var t string
-		if json.Unmarshal(data, &t) == nil {
-			return "answered " + quote(t)
-		}
-	}
-	return "answered " + truncate(string(data), 200)
-}
-
-func optionLabel(s input.Spec, id string) string {
-	for _, o := range s.Options {
-		if o.ID == id && o.Label != "" {
-			return o.Label
-		}
-	}
-	return id
 }
 
 func quote(s string) string { return "“" + truncate(s, 200) + "”" }

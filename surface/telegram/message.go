@@ -16,6 +16,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/present"
 )
 
 // Telegram's limits, and what hitl keeps within them.
@@ -66,16 +67,6 @@ func FormURL(respondURL string) string {
 func ButtonURL(u string) bool {
 	p, err := url.Parse(u)
 	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && strings.Contains(p.Hostname(), ".")
-}
-
-// ApprovalLabels are the texts of an approval's two buttons: the spec's labels, else the
-// first two options (an older form), else Approve and Reject.
-func ApprovalLabels(s input.Spec) (approve, reject string) {
-	var o0, o1 string
-	if len(s.Options) >= 2 {
-		o0, o1 = s.Options[0].Label, s.Options[1].Label
-	}
-	return cmp.Or(s.Labels.Approve, o0, "Approve"), cmp.Or(s.Labels.Reject, o1, "Reject")
 }
 
 // Editable reports whether an approval lets the approver edit the proposed action.
@@ -199,7 +190,7 @@ func buttons(r *events.Request, formURL string) (kb *Keyboard, formNeeded bool) 
 	}
 	switch s.Type {
 	case input.Approval:
-		approve, reject := ApprovalLabels(s)
+		approve, reject := s.ApprovalLabels()
 		row := []Button{cb(approve, ChoiceApprove)}
 		if s.RequireCommentOnReject {
 			formNeeded = true
@@ -321,32 +312,24 @@ func statusWord(r *events.Request) string {
 	return "Answered"
 }
 
+// verdict is the outcome's word (decided once, by package present) with its emoji.
 func verdict(r *events.Request) (emoji, word string) {
-	switch r.Status {
-	case events.StatusTimedOut:
-		return "⌛", "Timed out"
-	case events.StatusCancelled:
-		return "🚫", "Cancelled"
-	case events.StatusPending:
-		return "💬", "Waiting for an answer"
+	v := present.Of(r)
+	switch {
+	case r.Status == events.StatusTimedOut:
+		emoji = "⌛"
+	case r.Status == events.StatusCancelled:
+		emoji = "🚫"
+	case v.Tone == present.Waiting:
+		emoji = "💬"
+	case v.Word == "Skipped":
+		emoji = "⏭"
+	case v.Tone == present.Negative:
+		emoji = "❌"
+	default:
+		emoji = "✅"
 	}
-	data := answerOf(r)
-	if data == nil {
-		return "⏭", "Skipped"
-	}
-	if r.Input.Type == input.Approval {
-		var a input.ApprovalAnswer
-		if json.Unmarshal(data, &a) == nil {
-			switch {
-			case a.Approved && len(a.Edited) > 0:
-				return "✅", "Approved with changes"
-			case a.Approved:
-				return "✅", "Approved"
-			}
-			return "❌", "Rejected"
-		}
-	}
-	return "✅", "Answered"
+	return emoji, v.Word
 }
 
 // answerOf is r's answer, nil when there is none or it is null.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/present"
 )
 
 //go:embed templates/*.html static/*
@@ -237,30 +238,25 @@ func outcome(r *events.Request, v viewer, now time.Time) *outcomeView {
 	if at != nil {
 		o.At = when(*at, now)
 	}
+	pv := present.Of(r) // the verdict word and who decided, as on every surface
+	o.Heading, o.By = pv.Word, pv.By
 	switch r.Status {
 	case events.StatusAnswered:
-		o.Heading = "Answered"
 		if resp != nil {
-			o.By = resp.Responder
 			o.You = resp.Responder != "" && resp.Responder == v.responder()
 			o.Answer = describeAnswer(r.Input, resp.Data)
 			o.Comment = resp.Comment
 		}
 	case events.StatusTimedOut:
-		o.Heading = "Timed out"
-		o.Text = "No answer came before the deadline."
+		o.Text = "No answer came before the deadline; hitl decided, not a person."
 		if resp != nil && len(resp.Data) > 0 {
 			o.Text += " The default answer was used:"
 			o.Answer = describeAnswer(r.Input, resp.Data)
 		}
 	case events.StatusCancelled:
-		o.Heading = "Cancelled"
 		if resp != nil {
-			o.By = resp.Responder
 			o.Comment = resp.Comment
 		}
-	default:
-		o.Heading = string(r.Status)
 	}
 	return o
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/present"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
 )
@@ -426,9 +427,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 }
 
 func alreadyDecided(req *events.Request) string {
+	v := present.Of(req)
 	by := ""
-	if req.Response != nil && req.Response.Responder != "" {
-		by = " by " + req.Response.Responder
+	if v.By != "" {
+		by = " by " + v.By
 	}
 	switch req.Status {
 	case events.StatusTimedOut:
@@ -436,7 +438,7 @@ func alreadyDecided(req *events.Request) string {
 	case events.StatusCancelled:
 		return "This request was cancelled" + by + " before your answer arrived. Nothing was changed."
 	}
-	return "This request was already decided" + by + ". Your answer was not recorded; nothing was changed."
+	return "This request was already decided" + by + " (" + strings.ToLower(v.Word) + "). Your answer was not recorded; nothing was changed."
 }
 
 // ---- operators ----

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -258,25 +259,26 @@ func TestInboxEveryInputType(t *testing.T) {
 		submit   url.Values
 		want     string // the answer recorded, as JSON
 		resolved []string
+		verdict  string // the outcome's headline word, "Answered" when empty
 	}{
 		{name: "approval approve with comment", spec: input.Spec{Type: input.Approval},
 			renders: []string{`<button type="submit" name="_action" value="approve" class="approve">Approve</button>`,
 				`<button type="submit" name="_action" value="reject" class="reject">Reject</button>`,
 				`<label for="comment">Comment</label>`, `<textarea id="comment" name="comment"`},
 			submit: vals("_action", "approve", "comment", "lgtm\r\nship it"), want: `{"approved": true, "comment": "lgtm\nship it"}`,
-			resolved: []string{"Approve (approved)", "lgtm\nship it"}},
+			resolved: []string{"Approve (approved)", "lgtm\nship it"}, verdict: "Approved"},
 		{name: "approval labels and reject", spec: input.Spec{Type: input.Approval, Labels: input.Labels{Approve: "Ship it", Reject: "Hold"}, RequireCommentOnReject: true},
 			renders: []string{`value="approve" class="approve">Ship it</button>`, `value="reject" class="reject">Hold</button>`, "Required if you reject: say why."},
 			submit:  vals("_action", "reject", "comment", "not reversible"), want: `{"approved": false, "comment": "not reversible"}`,
-			resolved: []string{"Hold (rejected)"}},
+			resolved: []string{"Hold (rejected)"}, verdict: "Rejected"},
 		{name: "approval edit then approve", spec: input.Spec{Type: input.Approval, Proposed: proposed, ActionSchema: actionSchema},
 			renders: []string{`<textarea id="edited" name="edited"`, `&#34;amount&#34;: 149.99`, `value="edit" class="approve secondary">Approve with my edits</button>`,
 				"What the JSON must look like (JSON Schema)"},
 			submit:   vals("_action", "edit", "edited", `{"order_id": "A-1001", "amount": 120, "method": "store_credit"}`),
 			want:     `{"approved": true, "edited": {"order_id": "A-1001", "amount": 120, "method": "store_credit"}}`,
-			resolved: []string{"Approve (approved), with edits", "&#34;amount&#34;: 120"}},
+			resolved: []string{"Approve (approved), with edits", "&#34;amount&#34;: 120"}, verdict: "Approved with changes"},
 		{name: "approval approve as proposed", spec: input.Spec{Type: input.Approval, Proposed: proposed},
-			submit: vals("_action", "approve", "edited", `{"whatever": 1}`, "comment", "  "), want: `{"approved": true}`},
+			submit: vals("_action", "approve", "edited", `{"whatever": 1}`, "comment", "  "), want: `{"approved": true}`, verdict: "Approved"},
 		{name: "boolean", spec: input.Spec{Type: input.Boolean},
 			renders: []string{`<input type="radio" id="answer-yes" name="answer" value="true"`, `<label for="answer-no">No</label>`},
 			submit:  vals("answer", "false"), want: `false`, resolved: []string{`<p class="answer-text">No</p>`}},
@@ -318,7 +320,7 @@ func TestInboxEveryInputType(t *testing.T) {
 			resolved: []string{"&lt;ok&gt;"}},
 		{name: "skippable skip", spec: input.Spec{Type: input.Select, Options: refundMethods, Skippable: true},
 			renders: []string{`<button type="submit" name="_action" value="skip" class="secondary">Skip this question</button>`},
-			submit:  vals("_action", "skip", "answer", "bank"), want: `null`, resolved: []string{"Skipped: no answer was given."}},
+			submit:  vals("_action", "skip", "answer", "bank"), want: `null`, resolved: []string{"Skipped: no answer was given."}, verdict: "Skipped"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -352,7 +354,7 @@ func TestInboxEveryInputType(t *testing.T) {
 				t.Errorf("responder %q, input_hash %q", got.Response.Responder, got.Response.InputHash)
 			}
 			done := c.get(res.header.Get("Location"))
-			done.mustContain(t, append(tc.resolved, "Answered by <strong>api</strong> (you)")...)
+			done.mustContain(t, append(tc.resolved, cmp.Or(tc.verdict, "Answered")+" by <strong>api</strong> (you)")...)
 			done.mustNotContain(t, "<form method=\"post\" action=\"/inbox/requests/")
 		})
 	}
@@ -605,7 +607,7 @@ func TestInboxResolved(t *testing.T) {
 	if res.status != http.StatusConflict {
 		t.Fatalf("late POST: %d, want 409", res.status)
 	}
-	res.mustContain(t, "This request was already decided by slack:@U123. Your answer was not recorded; nothing was changed.", "Bank transfer")
+	res.mustContain(t, "This request was already decided by slack:@U123 (answered). Your answer was not recorded; nothing was changed.", "Bank transfer")
 	if got := b.request(req.ID); got.Response.Responder != "slack:@U123" || string(got.Response.Data) != `"bank"` {
 		t.Fatalf("the late answer changed the record: %+v", got.Response)
 	}
@@ -626,7 +628,7 @@ func TestInboxResolved(t *testing.T) {
 		Data: json.RawMessage(`false`)}); err != nil {
 		t.Fatal(err)
 	}
-	c.get("/inbox/requests/"+timedOut.ID).mustContain(t, "Timed out", "No answer came before the deadline. The default answer was used:", "No")
+	c.get("/inbox/requests/"+timedOut.ID).mustContain(t, "Timed out", "No answer came before the deadline; hitl decided, not a person. The default answer was used:", "No")
 }
 
 // TestInboxOperatorLogin: with API tokens, operators sign in to a signed session cookie and
