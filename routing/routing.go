@@ -7,6 +7,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"regexp"
@@ -25,32 +26,13 @@ const Operator = "api"
 // File is the configuration file (hitl.yaml). Values of the form ${NAME} are read from the
 // environment, so secrets stay out of the file.
 type File struct {
-	PublicURL string              `yaml:"public_url"`
-	Slack     SlackConfig         `yaml:"slack"`
-	Telegram  TelegramConfig      `yaml:"telegram"`
-	Email     EmailConfig         `yaml:"email"`
+	PublicURL string              `yaml:"public_url"` // HITL_PUBLIC_URL wins
 	Webhooks  map[string]string   `yaml:"webhooks"`
 	Groups    map[string][]string `yaml:"groups"`
-}
-
-// SlackConfig connects the Slack channel.
-type SlackConfig struct {
-	BotToken      string `yaml:"bot_token"`      // HITL_SLACK_BOT_TOKEN
-	SigningSecret string `yaml:"signing_secret"` // HITL_SLACK_SIGNING_SECRET
-	APIURL        string `yaml:"api_url"`        // HITL_SLACK_API_URL, to aim at a fake; default Slack's
-}
-
-// TelegramConfig connects the Telegram surface (surface/telegram); see docs/telegram.md.
-type TelegramConfig struct {
-	BotToken    string `yaml:"bot_token"`    // HITL_TELEGRAM_BOT_TOKEN, from BotFather
-	SecretToken string `yaml:"secret_token"` // HITL_TELEGRAM_SECRET_TOKEN, the webhook's secret_token
-	APIURL      string `yaml:"api_url"`      // HITL_TELEGRAM_API_URL, to aim at a fake; default Telegram's
-}
-
-// EmailConfig connects the email channel.
-type EmailConfig struct {
-	SMTPURL string `yaml:"smtp_url"` // HITL_SMTP_URL, smtp://user:pass@host:587 (smtps:// for implicit TLS)
-	From    string `yaml:"from"`     // HITL_EMAIL_FROM
+	// Sections are every other top-level key: one per surface ("slack:", "email:",
+	// "telegram:", ...), each parsed by its own surface. The server refuses a key that
+	// names no surface.
+	Sections map[string]yaml.Node `yaml:",inline"`
 }
 
 // Load reads the file at path ("" for none) and then the environment, which wins.
@@ -63,27 +45,22 @@ func Load(path string) (*File, error) {
 		}
 		dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
 		dec.KnownFields(true)
-		if err := dec.Decode(f); err != nil {
+		if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
-	for env, dst := range map[string]*string{
-		"HITL_SLACK_BOT_TOKEN":      &f.Slack.BotToken,
-		"HITL_SLACK_SIGNING_SECRET": &f.Slack.SigningSecret,
-		"HITL_SLACK_API_URL":        &f.Slack.APIURL,
-		"HITL_SMTP_URL":             &f.Email.SMTPURL,
-		"HITL_EMAIL_FROM":           &f.Email.From,
-		"HITL_PUBLIC_URL":           &f.PublicURL,
-
-		"HITL_TELEGRAM_BOT_TOKEN":    &f.Telegram.BotToken,
-		"HITL_TELEGRAM_SECRET_TOKEN": &f.Telegram.SecretToken,
-		"HITL_TELEGRAM_API_URL":      &f.Telegram.APIURL,
-	} {
-		if v := os.Getenv(env); v != "" {
-			*dst = v
-		}
+	if v := os.Getenv("HITL_PUBLIC_URL"); v != "" {
+		f.PublicURL = v
 	}
 	return f, nil
+}
+
+// Section is the file's section named name, nil when it has none.
+func (f *File) Section(name string) *yaml.Node {
+	if n, ok := f.Sections[name]; ok {
+		return &n
+	}
+	return nil
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +220,26 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// Each surface parses its own section of the routing file; a section that names no surface,
+// a misspelt key and a half-configured surface all stop the service at start.
+func TestRoutingFileSections(t *testing.T) {
+	env := natstest.Single(t)
+	for name, tc := range map[string]struct{ file, want string }{
+		"unknown section":      {"slak:\n  bot_token: x\n", `section "slak" names no surface`},
+		"misspelt key":         {"telegram:\n  token: x\n", "token"},
+		"half a slack section": {"slack:\n  bot_token: xoxb-1\n", "HITL_SLACK_SIGNING_SECRET"},
+	} {
+		path := t.TempDir() + "/hitl.yaml"
+		if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := &server.Notifier{Config: server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret,
+			ConfigFile: path, Logger: slog.New(slog.DiscardHandler)}}
+		err := n.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", name, err, tc.want)
+		}
+	}
 }

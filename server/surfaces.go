@@ -6,23 +6,31 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface"
 	"github.com/hitl-dev/hitl/surface/console"
+	"github.com/hitl-dev/hitl/surface/email"
+	"github.com/hitl-dev/hitl/surface/slack"
+	"github.com/hitl-dev/hitl/surface/telegram"
+	"github.com/hitl-dev/hitl/surface/web"
 	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
-// surface is one way of reaching people: the notifier's channel for it and, when people
-// answer on it, the responder's HTTP handlers (Slack interactions, email links, web pages).
-type surface struct {
-	channel notify.Channel
-	// check validates an assignee target of this channel's kind (nil: any target).
-	check func(target string) error
-	// routes are mounted on the responder's mux, pattern → handler.
-	routes map[string]http.Handler
+// Surfaces are the surfaces a process can build, by the name of their section in the
+// routing file. Adding a surface is its folder under surface/ and one line here.
+var Surfaces = []struct {
+	Name  string
+	Build surface.Build
+}{
+	{"slack", slack.Build},
+	{"email", email.Build},
+	{"web", web.Build},
+	{"telegram", telegram.Build},
 }
 
 // deps is what surface builders may use. Routes is set only after every surface is built,
@@ -37,17 +45,19 @@ type deps struct {
 	routes  **routing.Routes
 }
 
-// surfaceBuilders build the configured surfaces; a builder returns nil when its channel is
-// not configured. Each lives in a file of its own.
-var surfaceBuilders = []func(d deps) (*surface, error){
-	webhookSurface,
-	slackSurface,
-	telegramSurface,
-	webSurface,
-	emailSurface,
+// env is what every surface is built from.
+func (d deps) env(section string) surface.Env {
+	var secret []byte
+	if len(d.cfg.LinkSecret) >= 16 {
+		secret = []byte(d.cfg.LinkSecret)
+	}
+	return surface.Env{Store: d.store, Routes: func() *routing.Routes { return *d.routes }, LinkSecret: secret,
+		APITokens: d.cfg.APITokens, PublicURL: d.cfg.PublicURL, Logger: d.log, Metrics: d.metrics, Raw: d.file.Section(section)}
 }
 
-func webhookSurface(d deps) (*surface, error) {
+// webhookSurface is built in: its targets come from --webhooks as well as the file, and
+// its channel also delivers standalone requests' callbacks.
+func webhookSurface(d deps) (*surface.Parts, error) {
 	c := d.cfg
 	targets := map[string]string{}
 	for name, u := range d.file.Webhooks {
@@ -63,7 +73,7 @@ func webhookSurface(d deps) (*surface, error) {
 	if c.WebhookSecret == "" && len(targets) > 0 {
 		d.log.Warn("HITL_WEBHOOK_SECRET is not set: webhook deliveries are unsigned")
 	}
-	return &surface{channel: wh, check: func(target string) error {
+	return &surface.Parts{Channel: wh, CheckTarget: func(target string) error {
 		if !wh.HasTarget(target) {
 			return fmt.Errorf("no webhook named %q is configured (HITL_WEBHOOKS)", target)
 		}
@@ -73,7 +83,7 @@ func webhookSurface(d deps) (*surface, error) {
 
 // system is every configured surface, the routes over them, and the callback channel.
 type system struct {
-	surfaces  []*surface
+	surfaces  []*surface.Parts
 	routes    *routing.Routes
 	callbacks notify.Channel
 }
@@ -81,28 +91,43 @@ type system struct {
 func buildSurfaces(d deps) (*system, error) {
 	sys := &system{}
 	var errs []error
-	kinds := []string{}
-	checks := map[string]func(string) error{}
-	for _, build := range surfaceBuilders {
-		s, err := build(d)
+	known := map[string]bool{}
+	for _, s := range Surfaces {
+		known[s.Name] = true
+	}
+	for name := range d.file.Sections {
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("config: section %q names no surface (known: webhooks, groups, public_url, %s)",
+				name, strings.Join(surfaceNames(), ", ")))
+		}
+	}
+	wh, err := webhookSurface(d)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		sys.surfaces = append(sys.surfaces, wh)
+		sys.callbacks = wh.Channel.(*webhook.Channel).Callbacks()
+	}
+	for _, s := range Surfaces {
+		parts, err := s.Build(d.env(s.Name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if s == nil {
-			continue
-		}
-		sys.surfaces = append(sys.surfaces, s)
-		if s.channel != nil {
-			kinds = append(kinds, s.channel.Kind())
-			checks[s.channel.Kind()] = s.check
-			if wh, ok := s.channel.(*webhook.Channel); ok {
-				sys.callbacks = wh.Callbacks()
-			}
+		if parts != nil {
+			sys.surfaces = append(sys.surfaces, parts)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	kinds := []string{}
+	checks := map[string]func(string) error{}
+	for _, p := range sys.surfaces {
+		if p.Channel != nil {
+			kinds = append(kinds, p.Channel.Kind())
+			checks[p.Channel.Kind()] = p.CheckTarget
+		}
 	}
 	routes, err := routing.New(kinds, d.file.Groups, checks)
 	if err != nil {
@@ -113,13 +138,21 @@ func buildSurfaces(d deps) (*system, error) {
 	return sys, nil
 }
 
+func surfaceNames() []string {
+	names := make([]string, len(Surfaces))
+	for i, s := range Surfaces {
+		names[i] = s.Name
+	}
+	return names
+}
+
 func (sys *system) notifier(d deps) (*notify.Notifier, error) {
 	c := d.cfg
 	cfg := notify.Config{Store: d.store, Routes: sys.routes, Callbacks: sys.callbacks,
 		LinkSecret: []byte(c.LinkSecret), PublicURL: c.PublicURL, Workers: c.Workers, Logger: d.log, Metrics: d.metrics}
 	for _, s := range sys.surfaces {
-		if s.channel != nil {
-			cfg.Channels = append(cfg.Channels, s.channel)
+		if s.Channel != nil {
+			cfg.Channels = append(cfg.Channels, s.Channel)
 		}
 	}
 	if d.console != nil {
@@ -130,7 +163,7 @@ func (sys *system) notifier(d deps) (*notify.Notifier, error) {
 
 func (sys *system) mount(mux *http.ServeMux) {
 	for _, s := range sys.surfaces {
-		for pattern, h := range s.routes {
+		for pattern, h := range s.Handlers {
 			mux.Handle(pattern, h)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,6 +199,9 @@ func WorkflowOfConsumer(durable string) (string, bool) {
 // call from many processes at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, sc := range cfg.StreamConfigs() {
+		if st, err := js.Stream(ctx, sc.Name); err == nil && sameStream(st.CachedInfo().Config, sc) {
+			continue // unchanged: an update would only race the consumers other services create
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
@@ -215,6 +219,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// sameStream reports whether the stream has every setting want declares.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Retention == want.Retention &&
+		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge
 }
 
 // Buckets are the KV handles every service uses.

@@ -89,3 +89,38 @@ func TestWorkflowConsumer(t *testing.T) {
 		t.Errorf("RunSubject = %q", got)
 	}
 }
+
+// Ensure leaves an unchanged stream alone and applies a changed one; the comparison covers
+// every setting the stream declares.
+func TestEnsureUpdatesOnlyChangedStreams(t *testing.T) {
+	t.Parallel()
+	env := natstest.Single(t)
+	_, js := env.Connect(t)
+	ctx := context.Background()
+	cfg := env.StreamsConfig()
+	before, err := js.Stream(ctx, streams.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Ensure(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := js.Stream(ctx, streams.Stream)
+	if !after.CachedInfo().Created.Equal(before.CachedInfo().Created) || after.CachedInfo().Config.Description != before.CachedInfo().Config.Description {
+		t.Fatal("an unchanged stream was recreated or changed")
+	}
+	// Someone changed the stream by hand: Ensure puts the declared settings back.
+	sc := before.CachedInfo().Config
+	sc.Description, sc.Duplicates = "changed", time.Minute
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	if err := streams.Ensure(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	fixed, _ := js.Stream(ctx, streams.Stream)
+	want := cfg.StreamConfigs()[0]
+	if got := fixed.CachedInfo().Config; got.Description != want.Description || got.Duplicates != want.Duplicates {
+		t.Fatalf("Ensure left %q / %s, want %q / %s", got.Description, got.Duplicates, want.Description, want.Duplicates)
+	}
+}

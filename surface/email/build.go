@@ -1,0 +1,41 @@
+package email
+
+import (
+	"log/slog"
+
+	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/surface"
+)
+
+// Section is the email: section of the routing file; each key has an environment twin,
+// which wins.
+type Section struct {
+	SMTPURL string `yaml:"smtp_url" env:"HITL_SMTP_URL"` // smtp://user:pass@host:587 (smtps:// for implicit TLS)
+	From    string `yaml:"from" env:"HITL_EMAIL_FROM"`
+}
+
+// Build is the email surface: the channel (assignees "email:a@b.c") and the pages behind
+// its action links (/email/act). Without an SMTP URL there is no email; without the link
+// secret (an orchestrator alone) neither, as its links could not be signed.
+func Build(env surface.Env) (*surface.Parts, error) {
+	var ec Section
+	if err := env.Section(&ec); err != nil {
+		return nil, err
+	}
+	if ec.SMTPURL == "" || len(env.LinkSecret) < linktoken.MinSecretLen {
+		return nil, nil
+	}
+	ch, err := New(Config{SMTPURL: ec.SMTPURL, From: ec.From, PublicURL: env.PublicURL, LinkSecret: env.LinkSecret})
+	if err != nil {
+		return nil, err
+	}
+	links, err := NewLinks(LinksConfig{Store: env.Store, LinkSecret: env.LinkSecret, Routes: env.Routes,
+		Logger: env.Logger, Metrics: env.Metrics})
+	if err != nil {
+		return nil, err
+	}
+	if env.Logger != nil {
+		env.Logger.Info("email channel configured", slog.String("smtp", ch.Server()), slog.String("from", ec.From))
+	}
+	return &surface.Parts{Channel: ch, CheckTarget: CheckAddress, Handlers: links.Routes()}, nil
+}
