@@ -229,14 +229,13 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 // orchestrator may do this, whether or not it hosts the workflow.
 func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
 	s := o.cfg.Store
-	r, _, err := s.MarkResolved(ctx, resp)
+	// The winner's path has usually done this already; repeating it is the backstop for a
+	// winner that crashed or failed a write after the gate.
+	r, err := s.Finish(ctx, resp, nil, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.FinishRequest(ctx, r); err != nil {
 		return err
 	}
 	if r.RunID == "" {

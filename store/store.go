@@ -181,30 +181,18 @@ func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*even
 	}
 }
 
-// Respond passes resp through the first-wins gate: a publish to the request's response
-// subject that succeeds only if the subject is empty. Human answers, timeouts and cancels all
-// race here and exactly one wins; the others get ErrAlreadyResolved. The winner's record is
-// marked resolved and returned.
+// Respond passes resp through the first-wins gate and finishes the request: hitl's own
+// outcomes (timeouts, cancels) take it; people's answers take the Answerer, which checks them
+// first. Human answers, timeouts and cancels all race at the gate and exactly one wins; the
+// others get ErrAlreadyResolved.
 func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Request, error) {
-	return s.respond(ctx, resp, nil, 0)
-}
-
-// RespondTo is Respond for a caller that has just read the request at rev: it saves a read.
-func (s *Store) RespondTo(ctx context.Context, req *events.Request, rev uint64, resp events.Response) (*events.Request, error) {
-	return s.respond(ctx, resp, req, rev)
-}
-
-func (s *Store) respond(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
 	if err := s.Gate(ctx, resp); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	r, _, err := s.markResolved(ctx, resp, known, rev)
-	return r, err
+	return s.Finish(ctx, resp, nil, 0)
 }
 
 // Gate publishes resp to the request's response subject, accepted only while the subject
@@ -277,12 +265,6 @@ func isWrongLastSequence(err error) bool {
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 	}
 	return false
-}
-
-// MarkResolved records the gate's winning response on the request record, once. It reports
-// whether this call made the change; a record already resolved is returned as it is.
-func (s *Store) MarkResolved(ctx context.Context, resp events.Response) (*events.Request, bool, error) {
-	return s.markResolved(ctx, resp, nil, 0)
 }
 
 // markResolved starts from known (read at rev) when given, saving a read.
