@@ -17,6 +17,7 @@ import (
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/natstest"
+	"github.com/hitl-dev/hitl/journal"
 	"github.com/hitl-dev/hitl/streams"
 )
 
@@ -237,8 +238,12 @@ func TestTimeoutRacingAnswerHasOneOutcome(t *testing.T) {
 		races = append(races, race{run: id})
 	}
 	for i := range races {
-		v := s.waitRun(races[i].run, 20*time.Second, waiting(1))
-		races[i].req = v.Pending[0].ID
+		// The request's id derives from the run and the Ask's position. Waiting for the
+		// request rather than for the run to be seen waiting: on a busy machine a run may
+		// already have timed out by the time a poll looks.
+		races[i].req = journal.RequestID(races[i].run, 0)
+		eventually(t, 20*time.Second, func() bool { return s.call("GET", "/v1/requests/"+races[i].req, nil).Status == 200 },
+			func() string { return "request of run " + races[i].run })
 	}
 	// Answer each request around its deadline (900ms to 1.6s after creation, as the timer
 	// fires within 250ms of the whole second), so some answers win and some timeouts do.
