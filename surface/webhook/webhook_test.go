@@ -94,6 +94,7 @@ type receiver struct {
 
 type delivery struct {
 	typ, webhookID, respondURL string
+	path, subject              string // the URL path it was posted to; the event's subject, the request id
 	verified                   bool
 }
 
@@ -103,14 +104,16 @@ func newReceiver(t *testing.T, status func(n int) int) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		var ev struct {
-			Type string `json:"type"`
-			Data struct {
+			Type    string `json:"type"`
+			Subject string `json:"subject"`
+			Data    struct {
 				RespondURL string `json:"respond_url"`
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &ev)
 		r.mu.Lock()
 		r.got = append(r.got, delivery{typ: ev.Type, webhookID: req.Header.Get(webhook.HeaderID), respondURL: ev.Data.RespondURL,
+			path: req.URL.Path, subject: ev.Subject,
 			verified: r.signer.Verify(req.Header, body, time.Now(), time.Minute) == nil})
 		n := len(r.got)
 		r.mu.Unlock()
