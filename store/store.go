@@ -312,8 +312,17 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 // resolved event. Both are idempotent.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	if r.Deadline != nil {
-		if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("disarm timer %s: %w", r.ID, err)
+		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
+		// a read first keeps the second from writing another delete marker.
+		_, err := s.b.Timers.Get(ctx, r.ID)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return fmt.Errorf("read timer %s: %w", r.ID, err)
+		default:
+			if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				return fmt.Errorf("disarm timer %s: %w", r.ID, err)
+			}
 		}
 	}
 	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
