@@ -409,8 +409,8 @@ func TestPreUpgradeRunCommandsAreForwarded(t *testing.T) {
 		}
 	}
 	// As the previous release's StartRun did: the command, then a running record.
-	oldStart := func(ask bool) string {
-		run := &store.Run{ID: uuid.NewString(), Workflow: "legacy", Status: events.RunRunning, CreatedAt: time.Now().UTC()}
+	oldStartOf := func(workflow string, ask bool) string {
+		run := &store.Run{ID: uuid.NewString(), Workflow: workflow, Status: events.RunRunning, CreatedAt: time.Now().UTC()}
 		in, _ := json.Marshal(tinyIn{Ask: ask})
 		run.Input = in
 		legacy(streams.SubjectRunStarted+run.ID, events.TypeRunStarted, "run.started/"+run.ID,
@@ -420,13 +420,19 @@ func TestPreUpgradeRunCommandsAreForwarded(t *testing.T) {
 		}
 		return run.ID
 	}
+	oldStart := func(ask bool) string { return oldStartOf("legacy", ask) }
 	done, asking := oldStart(false), oldStart(true)
+	// A name the previous release accepted and this one cannot route: the run fails, saying why.
+	dotted := oldStartOf("legacy.v1", false)
 
 	wfs := hitl.NewRegistry()
 	registerTiny(wfs, "legacy")
 	s.orchestratorFor(wfs, nil)
 	if v := s.waitRun(done, 15*time.Second, finished); v.Status != events.RunCompleted || string(v.Result) != `"legacy"` {
 		t.Fatalf("a pre-upgrade start: %s %s %s", v.Status, v.Result, v.Error)
+	}
+	if v := s.waitRun(dotted, 15*time.Second, finished); v.Status != events.RunFailed || !strings.Contains(v.Error, "cannot be routed") {
+		t.Fatalf("a pre-upgrade start of an unroutable name: %s %q", v.Status, v.Error)
 	}
 	s.waitRun(asking, 15*time.Second, waiting(1))
 	legacy(streams.SubjectRunCancel+asking, events.TypeRunCancel, uuid.NewString(), events.RunCancel{RunID: asking, Reason: "old cancel"})

@@ -117,6 +117,35 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// legacyCommand reports whether subj is prefix followed by one token: a run command of the
+// old form (prefix + run id). A command of the new form (prefix + workflow + run id) that
+// reaches this consumer, as when an older release widened its filter again, is not one.
+func legacyCommand(subj, prefix string) bool {
+	rest, ok := strings.CutPrefix(subj, prefix)
+	return ok && rest != "" && !strings.Contains(rest, ".")
+}
+
+// failUnroutable fails a run of the old form whose workflow name no instance can host.
+func (o *Orchestrator) failUnroutable(ctx context.Context, start events.RunStarted, cause error) error {
+	s := o.cfg.Store
+	run, rev, err := s.Run(ctx, start.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return consume.Terminal(fmt.Errorf("run %s cannot be routed: %w", start.RunID, cause))
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status.Final() {
+		return nil
+	}
+	run.Status, run.Error, run.Waiting = events.RunFailed, fmt.Sprintf("run cannot be routed: %v", cause), nil
+	if _, err := s.UpdateRun(ctx, run, rev); err != nil {
+		return err
+	}
+	o.cfg.Metrics.RunFinished(run.Status)
+	return s.PublishRunFinished(ctx, run)
+}
+
 // handle dispatches a message of the shared orchestrator consumer: a response to apply, or
 // a run command published before run commands carried their workflow, to forward.
 func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
@@ -128,16 +157,17 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 			return consume.Terminal(err)
 		}
 		return o.applyResponse(ctx, resp)
-	case strings.HasPrefix(subj, streams.SubjectRunStarted):
+	case legacyCommand(subj, streams.SubjectRunStarted):
 		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
 		if err != nil {
 			return consume.Terminal(err)
 		}
 		if err := events.ValidWorkflowName(start.Workflow); err != nil {
-			return consume.Terminal(fmt.Errorf("run %s cannot be routed: %w", start.RunID, err))
+			// No instance could ever host it: say so on the run rather than leave it running.
+			return o.failUnroutable(ctx, start, err)
 		}
 		return o.cfg.Store.ForwardRunStarted(ctx, start)
-	case strings.HasPrefix(subj, streams.SubjectRunCancel):
+	case legacyCommand(subj, streams.SubjectRunCancel):
 		_, c, err := events.DecodeAs[events.RunCancel](msg.Data(), events.TypeRunCancel)
 		if err != nil {
 			return consume.Terminal(err)

@@ -155,7 +155,7 @@ func escapeToken(k string) string {
 // the answer edits nothing. Call it on a validated answer; an answer that edited the action
 // back to what was proposed gives "[]".
 func (s Spec) EditDiff(answer json.RawMessage) (json.RawMessage, error) {
-	if !s.editable() {
+	if !s.Editable() {
 		return nil, nil
 	}
 	var a struct {

@@ -347,7 +347,8 @@ func (s Spec) maxLength() int {
 	return MaxTextLength
 }
 
-// editable reports whether an approval lets the approver edit the proposed action.
-func (s Spec) editable() bool {
+// Editable reports whether an approval lets the approver edit the proposed action: every
+// surface offers "edit then approve" exactly when it is true.
+func (s Spec) Editable() bool {
 	return s.Type == Approval && (len(s.Proposed) > 0 || len(s.ActionSchema) > 0)
 }

@@ -348,7 +348,7 @@ func (b *builder) approval(s Spec, d userDocs) obj {
 	names := "approved, comment"
 	doc := obj{"type": "object", "properties": props, "required": []any{"approved"}, "additionalProperties": false}
 	then, thenProps := obj{}, obj{}
-	if s.editable() {
+	if s.Editable() {
 		// edited is checked against the action schema unless the answer rejects: then it
 		// must not be there at all, and one error says so.
 		names += ", edited"

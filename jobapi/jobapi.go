@@ -55,9 +55,6 @@ type Config struct {
 	// LinkSecret keys the signature of /provide_input (the responder's link secret).
 	// Required, at least 16 bytes.
 	LinkSecret []byte
-	// Routes decide who may answer, as on every surface; job API callers hold an API token
-	// and answer as operators. Default: none.
-	Routes func() *routing.Routes
 	// MaxBody caps request bodies. Default 1 MiB.
 	MaxBody int64
 	Logger  *slog.Logger     // default: discard
@@ -124,7 +121,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String("api", "job"))}
-	s.answers = &store.Answerer{Store: cfg.Store, Routes: cfg.Routes, Metrics: cfg.Metrics, Logger: s.log}
+	// Job API callers hold an API token: operators, who may answer any request, so the answer
+	// path needs no routes here.
+	s.answers = &store.Answerer{Store: cfg.Store, Metrics: cfg.Metrics, Logger: s.log}
 	s.routes = map[string]route{
 		"/start_job":     {method: http.MethodPost, h: s.startJob},
 		"/status":        {method: http.MethodGet, h: s.status},

@@ -30,8 +30,10 @@ type Execution struct {
 }
 
 // Settle decides what an error from executing x means for the run. A journal the code no
-// longer replays (ErrNondeterministic) or a workflow no one hosts (ErrUnknownWorkflow) fails
-// the run for good: x becomes Failed and Settle returns nil. Any other error (a save that
+// longer replays (ErrNondeterministic) or a workflow the registry lacks (ErrUnknownWorkflow)
+// fails the run for good: x becomes Failed and Settle returns nil. (The engine handles
+// ErrUnknownWorkflow before Settle and retries: its consumers deliver only workflows its
+// instance hosts, so a miss there is a deploy in progress, never a reason to fail a run.) Any other error (a save that
 // failed, a checkpoint that changed) is returned as it is, x unchanged, for the caller to
 // retry. A nil err stays nil.
 func (x *Execution) Settle(err error) error {

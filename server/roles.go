@@ -33,13 +33,24 @@ type Orchestrator struct {
 	Workflows *hitl.Registry
 }
 
+// WithDefaults returns o with every zero field at its default.
+func (o Orchestrator) WithDefaults() Orchestrator { o.Config = o.Config.WithDefaults(); return o }
+
+func (o Orchestrator) validate() error {
+	var errs []error
+	if o.Workflows == nil {
+		errs = append(errs, errors.New("orchestrator: Workflows is required (a *hitl.Registry with the workflows to host)"))
+	}
+	return errors.Join(append(errs, o.Config.validate())...)
+}
+
 // Run serves until ctx ends.
 func (o *Orchestrator) Run(ctx context.Context) error {
-	c := o.Config.WithDefaults()
-	if o.Workflows == nil {
-		return errors.New("orchestrator: Workflows is required (a *hitl.Registry with the workflows to host)")
+	r := o.WithDefaults()
+	if err := r.validate(); err != nil {
+		return err
 	}
-	return run(ctx, &process{cfg: c, orchestrator: true, workflows: o.Workflows})
+	return run(ctx, &process{cfg: r.Config, orchestrator: true, workflows: r.Workflows})
 }
 
 // Notifier delivers questions to people and bots (Slack, email, webhooks, ...) and updates
@@ -48,13 +59,20 @@ type Notifier struct {
 	Config
 }
 
+// WithDefaults returns n with every zero field at its default.
+func (n Notifier) WithDefaults() Notifier { n.Config = n.Config.WithDefaults(); return n }
+
+func (n Notifier) validate() error {
+	return errors.Join(n.Config.needLinkSecret(), n.Config.validate())
+}
+
 // Run serves until ctx ends.
 func (n *Notifier) Run(ctx context.Context) error {
-	c := n.Config.WithDefaults()
-	if err := c.needLinkSecret(); err != nil {
+	r := n.WithDefaults()
+	if err := r.validate(); err != nil {
 		return err
 	}
-	return run(ctx, &process{cfg: c, notifier: true})
+	return run(ctx, &process{cfg: r.Config, notifier: true})
 }
 
 // Responder is the HTTP edge where answers come in: the REST API, the job API, Slack
@@ -63,16 +81,24 @@ type Responder struct {
 	Config
 }
 
+// WithDefaults returns r with every zero field at its default.
+func (r Responder) WithDefaults() Responder { r.Config = r.Config.WithDefaults(); return r }
+
+func (r Responder) validate() error {
+	var errs []error
+	if len(r.APITokens) == 0 && !r.Insecure {
+		errs = append(errs, errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)"))
+	}
+	return errors.Join(append(errs, r.Config.needLinkSecret(), r.Config.validate())...)
+}
+
 // Run serves until ctx ends.
 func (r *Responder) Run(ctx context.Context) error {
-	c := r.Config.WithDefaults()
-	if err := c.needLinkSecret(); err != nil {
+	d := r.WithDefaults()
+	if err := d.validate(); err != nil {
 		return err
 	}
-	if len(c.APITokens) == 0 && !c.Insecure {
-		return errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)")
-	}
-	return run(ctx, &process{cfg: c, responder: true})
+	return run(ctx, &process{cfg: d.Config, responder: true})
 }
 
 // Dev is everything in one process on an embedded JetStream server with file storage under
@@ -98,10 +124,23 @@ func (d *Dev) Flags(fs *flag.FlagSet) func() error {
 	return d.Config.Flags(fs)
 }
 
+// WithDefaults returns d with every zero field at its default.
+func (d Dev) WithDefaults() Dev {
+	d.Config = d.Config.WithDefaults()
+	d.Data = cmp.Or(d.Data, DefaultData)
+	if d.Workflows == nil {
+		d.Workflows = hitl.NewRegistry()
+	}
+	return d
+}
+
 // Run starts the embedded server and every service, and serves until ctx ends.
 func (d *Dev) Run(ctx context.Context) error {
-	c := d.Config.WithDefaults()
-	data := cmp.Or(d.Data, DefaultData)
+	dd := d.WithDefaults()
+	if err := dd.Config.validate(); err != nil {
+		return err
+	}
+	c, data := dd.Config, dd.Data
 	log := c.Logger
 	addr := strings.TrimPrefix(c.NATS, "nats://")
 	srv, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "jetstream"), Addr: addr, ServerName: "hitl-dev"})
@@ -120,9 +159,5 @@ func (d *Dev) Run(ctx context.Context) error {
 		c.Insecure = true
 		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
 	}
-	workflows := d.Workflows
-	if workflows == nil {
-		workflows = hitl.NewRegistry()
-	}
-	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: workflows, console: d.Console})
+	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: dd.Workflows, console: dd.Console})
 }

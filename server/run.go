@@ -136,7 +136,7 @@ func run(ctx context.Context, p *process) error {
 		}
 		mux.Handle("/v1/", api)
 		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
-			LinkSecret: []byte(c.LinkSecret), Routes: func() *routing.Routes { return routes }, Logger: log, Metrics: m})
+			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}

@@ -98,6 +98,12 @@ func TestWithDefaults(t *testing.T) {
 		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if d := (server.Dev{}).WithDefaults(); d.Data != server.DefaultData || d.Workflows == nil || d.Workers != server.DefaultWorkers {
+		t.Fatalf("dev defaults: %+v", d)
+	}
+	if o := (server.Orchestrator{Config: server.Config{Workers: 3}}).WithDefaults(); o.Workers != 3 || o.HTTP != server.DefaultHTTP {
+		t.Fatalf("orchestrator defaults: %+v", o.Config)
+	}
 }
 
 // The three roles as separate services on one JetStream, each with its own /healthz and
@@ -230,6 +236,7 @@ func TestRoutingFileSections(t *testing.T) {
 		"unknown section":      {"slak:\n  bot_token: x\n", `section "slak" names no surface`},
 		"misspelt key":         {"telegram:\n  token: x\n", "token"},
 		"half a slack section": {"slack:\n  bot_token: xoxb-1\n", "HITL_SLACK_SIGNING_SECRET"},
+		"a web section":        {"web:\n  title: x\n", "no settings in the routing file"},
 	} {
 		path := t.TempDir() + "/hitl.yaml"
 		if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {

@@ -124,9 +124,13 @@ func buildSurfaces(d deps) (*system, error) {
 	kinds := []string{}
 	checks := map[string]func(string) error{}
 	for _, p := range sys.surfaces {
-		if p.Channel != nil {
-			kinds = append(kinds, p.Channel.Kind())
-			checks[p.Channel.Kind()] = p.CheckTarget
+		kind := p.Kind
+		if kind == "" && p.Channel != nil {
+			kind = p.Channel.Kind()
+		}
+		if kind != "" {
+			kinds = append(kinds, kind)
+			checks[kind] = p.CheckTarget
 		}
 	}
 	routes, err := routing.New(kinds, d.file.Groups, checks)

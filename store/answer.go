@@ -32,7 +32,8 @@ func (e *ResolvedError) Is(target error) bool { return target == ErrAlreadyResol
 // Slack, Telegram, the job API.
 type Answer struct {
 	RequestID string
-	// Request and Rev, when the surface has just read the request, save a read.
+	// Request and Rev, when the surface has just read the request, save a read (and, with
+	// Rev, the record's re-read before its update).
 	Request *events.Request
 	Rev     uint64
 	// Identities are who is answering, in assignee form: "slack:@U123" and the channel the
@@ -113,7 +114,11 @@ func (a *Answerer) Answer(ctx context.Context, in Answer) (*events.Request, erro
 		}
 		return nil, err
 	}
-	resolved, err := s.Finish(ctx, resp, req, rev)
+	known := req
+	if rev == 0 {
+		known = nil // read at no revision: Finish reads the record itself
+	}
+	resolved, err := s.Finish(ctx, resp, known, rev)
 	if err != nil {
 		// Decided all the same: report the outcome the gate recorded, and leave the rest to
 		// the orchestrators' copy of this step.
@@ -146,6 +151,20 @@ func (a *Answerer) lost(ctx context.Context, req *events.Request) error {
 	c := *req
 	c.Status = events.StatusAnswered // decided; by whom is unknown for now
 	return &ResolvedError{Request: &c}
+}
+
+// Decided is r as its gate decided it: r itself when resolved or when nothing passed its
+// gate yet, else r with the gate's winner, for a page that must show a winner its answer
+// while the record's update is still to come.
+func (s *Store) Decided(ctx context.Context, r *events.Request) *events.Request {
+	if r.Resolved() {
+		return r
+	}
+	w, err := s.gateResponse(ctx, r.ID)
+	if err != nil {
+		return r
+	}
+	return resolvedCopy(r, w.Response)
 }
 
 // resolvedCopy is req as resp resolves it, without writing anything.

@@ -166,8 +166,13 @@ func TestAnswerAcceptedWhenFollowUpWriteFails(t *testing.T) {
 	if got.Status != events.StatusAnswered || got.Response.Responder != "alice" {
 		t.Fatalf("winner sees %+v", got)
 	}
-	if rec, _, _ := st.Request(ctx, r.ID); rec.Resolved() {
+	rec, _, _ := st.Request(ctx, r.ID)
+	if rec.Resolved() {
 		t.Fatal("the injected failure did not happen")
+	}
+	// A page shown to the winner meanwhile reads the outcome from the gate.
+	if d := st.Decided(ctx, rec); d.Status != events.StatusAnswered || d.Response.Responder != "alice" {
+		t.Fatalf("Decided = %s %+v", d.Status, d.Response)
 	}
 	// A retry of the same answer is told it was already decided, by alice.
 	_, err = a.Answer(ctx, store.Answer{RequestID: r.ID, Identities: []string{routing.Operator}, Data: json.RawMessage(`{"approved": false}`)})

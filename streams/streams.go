@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"reflect"
 	"strings"
 	"time"
 
@@ -221,11 +221,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	return nil
 }
 
-// sameStream reports whether the stream has every setting want declares.
+// sameStream reports whether the stream has every setting want declares: each field set in
+// want (non-zero) equals the stream's. Fields want leaves zero take the server's defaults.
 func sameStream(have, want jetstream.StreamConfig) bool {
-	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
-		have.Storage == want.Storage && have.Replicas == want.Replicas && have.Retention == want.Retention &&
-		have.Duplicates == want.Duplicates && have.MaxAge == want.MaxAge
+	h, w := reflect.ValueOf(have), reflect.ValueOf(want)
+	for i := range w.NumField() {
+		if f := w.Field(i); !f.IsZero() && !reflect.DeepEqual(f.Interface(), h.Field(i).Interface()) {
+			return false
+		}
+	}
+	return true
 }
 
 // Buckets are the KV handles every service uses.

@@ -79,6 +79,11 @@ func (e Env) Section(v any) error {
 
 // Parts are what a surface adds to a process.
 type Parts struct {
+	// Kind is the assignee kind the surface reaches ("email" of "email:a@b.c"). Default:
+	// Channel's Kind. A process that cannot deliver on the surface (an orchestrator without
+	// the link secret) still declares the kind and CheckTarget, so that a workflow's
+	// questions are checked against it.
+	Kind string
 	// Channel delivers questions and updates them on resolution; nil for a surface people
 	// only answer on (the web inbox).
 	Channel notify.Channel

@@ -106,7 +106,8 @@ func TestCheck(t *testing.T) {
 		{name: "engine imports net/http", edit: func(g layout.Graph) { g[mod+"/engine"] = append(g[mod+"/engine"], "net/http") },
 			want: []string{"engine imports net/http: the engine speaks no HTTP"}},
 		{name: "engine reaches a surface", edit: func(g layout.Graph) { g[mod+"/store"] = append(g[mod+"/store"], mod+"/surface/slack") },
-			want: []string{"engine depends on surface/slack (engine → store → surface/slack)"}},
+			want: []string{"engine depends on surface/slack (engine → store → surface/slack)",
+				"respond depends on surface/slack (respond → store → surface/slack)"}},
 		{name: "engine reaches a future surface", edit: func(g layout.Graph) {
 			g[mod+"/surface/teams"] = []string{mod + "/events"}
 			g[mod+"/engine"] = append(g[mod+"/engine"], mod+"/surface/teams")

@@ -2,7 +2,7 @@ package layout
 
 // Surfaces are the packages where people are asked and answer, and the REST API: the
 // services around the engine. "./surface/..." covers every surface kept under surface/.
-var Surfaces = []string{"./surface/...", "./respond/..."}
+var Surfaces = []string{"./surface/...", "./respond/...", "./jobapi/..."}
 
 // SurfaceNames are the folders under surface/, each one surface with both of its halves.
 var SurfaceNames = []string{"slack", "email", "webhook", "web", "console", "telegram"}
@@ -46,6 +46,12 @@ var Rules = []Rule{
 		Why:        "no surface depends on the engine: surfaces talk to it through JetStream",
 		From:       Surfaces,
 		Forbid:     []string{"./engine/..."},
+		Transitive: true,
+	},
+	{
+		Why:        "the REST and job APIs answer through the store, not through a surface",
+		From:       []string{"./respond/...", "./jobapi/..."},
+		Forbid:     []string{"./surface/..."},
 		Transitive: true,
 	},
 	{

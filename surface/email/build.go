@@ -16,14 +16,20 @@ type Section struct {
 
 // Build is the email surface: the channel (assignees "email:a@b.c") and the pages behind
 // its action links (/email/act). Without an SMTP URL there is no email; without the link
-// secret (an orchestrator alone) neither, as its links could not be signed.
+// secret (an orchestrator alone) only the check of email assignees, as links could not be
+// signed.
 func Build(env surface.Env) (*surface.Parts, error) {
 	var ec Section
 	if err := env.Section(&ec); err != nil {
 		return nil, err
 	}
-	if ec.SMTPURL == "" || len(env.LinkSecret) < linktoken.MinSecretLen {
+	if ec.SMTPURL == "" {
 		return nil, nil
+	}
+	if len(env.LinkSecret) < linktoken.MinSecretLen {
+		// A process that signs no links (an orchestrator alone) delivers no email, but it
+		// checks the email assignees of its workflows' questions.
+		return &surface.Parts{Kind: Kind, CheckTarget: CheckAddress}, nil
 	}
 	ch, err := New(Config{SMTPURL: ec.SMTPURL, From: ec.From, PublicURL: env.PublicURL, LinkSecret: env.LinkSecret})
 	if err != nil {

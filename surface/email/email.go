@@ -113,8 +113,11 @@ func New(cfg Config) (*Channel, error) {
 	return &Channel{cfg: cfg, server: srv, from: from, domain: domain}, nil
 }
 
+// Kind is the assignee kind of email: "email:a@b.c".
+const Kind = "email"
+
 // Kind is "email".
-func (c *Channel) Kind() string { return "email" }
+func (c *Channel) Kind() string { return Kind }
 
 // HasTarget reports whether target is a plain email address ("a@b.c", no display name).
 func (c *Channel) HasTarget(target string) bool { return CheckAddress(target) == nil }

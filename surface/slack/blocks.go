@@ -71,10 +71,6 @@ const (
 	maxFields      = 20 // context fields shown; the rest are counted
 )
 
-// Editable reports whether an approval lets the approver edit the proposed action.
-func Editable(s input.Spec) bool {
-	return s.Type == input.Approval && (len(s.Proposed) > 0 || len(s.ActionSchema) > 0)
-}
 
 // RequestBlocks is the message that asks r: title, message, context fields, the due time,
 // and the buttons that answer it.
@@ -165,7 +161,7 @@ func buttons(r *events.Request) []slackgo.BlockElement {
 		} else {
 			els = append(els, btn(ChoiceReject, "reject", reject, slackgo.StyleDanger))
 		}
-		if Editable(s) {
+		if s.Editable() {
 			els = append(els, btn(ChoiceForm, "", "Edit…", slackgo.StyleDefault))
 		}
 	case input.Boolean:

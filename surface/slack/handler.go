@@ -211,7 +211,7 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 	}
 	log := h.log.With(slog.String("request_id", rid), slog.String("identity", "slack:@"+ic.User.ID))
 	reply := func(text string) { h.ephemeral(ctx, log, ic.ResponseURL, ic.Channel.ID, ic.User.ID, text) }
-	req, _, err := h.cfg.Store.Request(ctx, rid)
+	req, rev, err := h.cfg.Store.Request(ctx, rid)
 	if errors.Is(err, store.ErrNotFound) {
 		reply(goneText)
 		return
@@ -257,7 +257,7 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 		}
 		data, _ = json.Marshal(act.Value)
 	}
-	a := store.Answer{Request: req, RequestID: req.ID, Identities: ids, Data: data, Via: "slack"}
+	a := store.Answer{Request: req, Rev: rev, RequestID: req.ID, Identities: ids, Data: data, Via: "slack"}
 	if text := h.answer(ctx, log, a, nil); text != "" {
 		reply(text)
 	}
@@ -278,6 +278,8 @@ func (h *Handler) answer(ctx context.Context, log *slog.Logger, a store.Answer, 
 		return notAllowed
 	case errors.Is(err, store.ErrNotFound):
 		return goneText
+	case errors.Is(err, store.ErrTooLarge):
+		return "That answer is too large to record; please shorten it."
 	case errors.As(err, &ve):
 		if onInvalid != nil {
 			return onInvalid(ve)
@@ -296,7 +298,7 @@ func (h *Handler) viewSubmission(ctx context.Context, ic *slackgo.InteractionCal
 		return nil // not a modal of ours: close it
 	}
 	log := h.log.With(slog.String("request_id", m.RequestID), slog.String("identity", "slack:@"+ic.User.ID))
-	req, _, err := h.cfg.Store.Request(ctx, m.RequestID)
+	req, rev, err := h.cfg.Store.Request(ctx, m.RequestID)
 	blocks := map[string]bool{}
 	if req != nil {
 		for _, b := range modal(req, "", m).Blocks.BlockSet {
@@ -338,7 +340,7 @@ func (h *Handler) viewSubmission(ctx context.Context, ic *slackgo.InteractionCal
 		return sub.errors
 	}
 	var invalid map[string]string
-	a := store.Answer{Request: req, RequestID: req.ID, Identities: ids, Data: sub.answer, Via: "slack"}
+	a := store.Answer{Request: req, Rev: rev, RequestID: req.ID, Identities: ids, Data: sub.answer, Via: "slack"}
 	text := h.answer(ctx, log, a, func(ve *input.ValidationError) string {
 		invalid = fieldErrors(req.Input, sub, ve, blocks)
 		return "invalid"

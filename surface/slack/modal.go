@@ -157,7 +157,7 @@ func inputs(s input.Spec, preset string) []slackgo.Block {
 			inputBlock(blockAnswer, "Decision", "", false, radio),
 			inputBlock(blockComment, "Comment", commentHint, true, textInput(true)),
 		}
-		if Editable(s) {
+		if s.Editable() {
 			el := textInput(true)
 			if p := pretty(s.Proposed); p != "" && utf8.RuneCountInString(p) <= maxInputChars {
 				el = el.WithInitialValue(p)
@@ -302,7 +302,7 @@ func readSubmission(spec input.Spec, st state) *submission {
 		if c := st.text(blockComment); strings.TrimSpace(c) != "" {
 			a["comment"] = c
 		}
-		if Editable(spec) {
+		if spec.Editable() {
 			if t := strings.TrimSpace(st.text(blockEdited)); t != "" {
 				if !json.Valid([]byte(t)) {
 					sub.fail(blockEdited, "This is not valid JSON.")

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitl-dev/hitl/internal/consume"
 	"github.com/hitl-dev/hitl/notify"
 )
 
@@ -114,7 +113,7 @@ func classify(err error) error {
 	}
 	switch {
 	case ae.Code == http.StatusTooManyRequests || ae.RetryAfter > 0:
-		return consume.RetryAfter(max(ae.RetryAfter, time.Second), err)
+		return notify.RetryAfter(max(ae.RetryAfter, time.Second), err)
 	case ae.Code >= 500:
 		return err
 	}

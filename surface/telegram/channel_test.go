@@ -14,7 +14,6 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
-	"github.com/hitl-dev/hitl/internal/consume"
 	"github.com/hitl-dev/hitl/internal/telegramfake"
 	"github.com/hitl-dev/hitl/notify"
 	"github.com/hitl-dev/hitl/surface/telegram"
@@ -66,7 +65,7 @@ func TestErrorClassification(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = ch.Post(context.Background(), delivery(tc.target))
-			var re *consume.RetryError
+			var re *notify.RetryError
 			switch {
 			case err == nil:
 				t.Fatal("no error")

@@ -29,8 +29,8 @@
 // "telegram:<user id>"; a group's or channel's chat is a second identity
 // ("telegram:<chat id>", and "telegram:@<username>" for a public one), so a request
 // assigned to a group may be answered by anyone in it. routing.Routes.Allows decides. The
-// answer is validated with store.CheckAnswer and passed through the first-wins gate
-// (store.RespondTo), all in one function (Handler.answer), and the click is answered with
+// answer goes through store.Answerer, the one answer path every surface shares (from one
+// function, Handler.answer), and the click is answered with
 // answerCallbackQuery: "Recorded: Approved", "Already decided by telegram:42 (Approved).",
 // "You are not an approver of this request. …". Handled and ignored updates alike get 200,
 // so Telegram does not send them again.

@@ -170,10 +170,9 @@ func AlreadyDecided(r *events.Request, me string) string {
 	return "Already decided by " + by + " (" + Summary(r) + ")."
 }
 
-// answer is the whole answer path of one attempt: read the request, refuse it when it has
-// resolved or the person may not answer it, turn the choice into an answer, validate it
-// (store.CheckAnswer) and pass it through the first-wins gate (store.RespondTo), then
-// count and log it. It returns what to tell the person. The message itself is edited by
+// answer handles one attempt: read the request, turn the choice into an answer, and hand it
+// to the one answer path (store.Answerer: resolved?, who may answer, validation, the gate,
+// finishing, the metric and the log). It returns what to tell the person. The message itself is edited by
 // the notifier when the request resolves (Channel.Update), whichever surface answered.
 func (h *Handler) answer(ctx context.Context, log *slog.Logger, a attempt) reply {
 	req, rev, err := h.cfg.Store.Request(ctx, a.RequestID)

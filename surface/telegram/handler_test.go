@@ -445,7 +445,7 @@ func TestUnlistedUserIsRefusedPolitely(t *testing.T) {
 	if r := b.request(t, id); r.Resolved() {
 		t.Fatalf("mallory's click resolved the request: %+v", r.Response)
 	}
-	if !strings.Contains(b.logs.String(), "answer refused: not an approver") && strings.Contains(b.logs.String(), "surface=telegram") || !strings.Contains(b.logs.String(), "telegram:333") {
+	if logs := b.logs.String(); !strings.Contains(logs, "answer refused: not an approver") || !strings.Contains(logs, "surface=telegram") || !strings.Contains(logs, "telegram:333") {
 		t.Fatalf("the refusal was not logged:\n%s", b.logs.String())
 	}
 	settle()

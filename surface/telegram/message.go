@@ -69,10 +69,6 @@ func ButtonURL(u string) bool {
 	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && strings.Contains(p.Hostname(), ".")
 }
 
-// Editable reports whether an approval lets the approver edit the proposed action.
-func Editable(s input.Spec) bool {
-	return s.Type == input.Approval && (len(s.Proposed) > 0 || len(s.ActionSchema) > 0)
-}
 
 // Question is the message that asks r, in the Bot API's HTML: the title, the message
 // (Markdown shown as Telegram formatting), the context, the proposed action, the due
@@ -201,7 +197,7 @@ func buttons(r *events.Request, formURL string) (kb *Keyboard, formNeeded bool) 
 			row = append(row, cb(reject, ChoiceReject))
 		}
 		rows = append(rows, row)
-		if Editable(s) {
+		if s.Editable() {
 			form("Edit…")
 		}
 	case input.Boolean:

@@ -46,7 +46,7 @@ func decodeAnswer(spec input.Spec, f url.Values) (json.RawMessage, []input.Field
 			a.Approved = true
 			raw, msg := parseJSON(f.Get("edited"))
 			switch {
-			case !editable(spec):
+			case !spec.Editable():
 				bad("$", "cannot be edited: this approval has no proposed action")
 			case msg != "":
 				bad("$.edited", msg)

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/surface"
 )
@@ -10,6 +12,9 @@ import (
 // section in the routing file. Without the link secret (an orchestrator alone) it builds
 // nothing.
 func Build(env surface.Env) (*surface.Parts, error) {
+	if env.Raw != nil {
+		return nil, errors.New("web: the inbox has no settings in the routing file; remove its web: section")
+	}
 	if len(env.LinkSecret) < linktoken.MinSecretLen {
 		return nil, nil
 	}

@@ -135,7 +135,7 @@ func buildForm(spec input.Spec, posted url.Values, errs []input.FieldError) *for
 	main := &control{Key: keyAnswer, ID: "answer", Name: nameAnswer, Required: !spec.Skippable}
 	switch spec.Type {
 	case input.Approval:
-		if editable(spec) {
+		if spec.Editable() {
 			c := &control{Key: keyEdited, ID: "edited", Name: "edited", Kind: "json", Label: "Proposed action (JSON)",
 				Rows: 10, Value: val("edited", pretty(spec.Proposed)), Schema: pretty(spec.ActionSchema)}
 			c.Hint = "To change it before approving, edit it here and choose “" + editLabel(spec) + "”."
@@ -150,7 +150,7 @@ func buildForm(spec input.Spec, posted url.Values, errs []input.FieldError) *for
 		f.Controls = append(f.Controls, c)
 		yes, no := approvalLabels(spec)
 		f.Buttons = append(f.Buttons, button{Value: "approve", Label: yes, Class: "approve"})
-		if editable(spec) {
+		if spec.Editable() {
 			f.Buttons = append(f.Buttons, button{Value: "edit", Label: editLabel(spec), Class: "approve secondary"})
 		}
 		f.Buttons = append(f.Buttons, button{Value: "reject", Label: no, Class: "reject"})
@@ -326,7 +326,7 @@ func errorKey(spec input.Spec, path string) (key, rest string) {
 		switch {
 		case ok && name == "comment":
 			return keyComment, ""
-		case ok && name == "edited" && editable(spec):
+		case ok && name == "edited" && spec.Editable():
 			return keyEdited, sub
 		}
 		return keyGeneral, ""
@@ -478,9 +478,6 @@ func unescapeHTML(s string) string {
 	return b.String()
 }
 
-func editable(spec input.Spec) bool {
-	return spec.Type == input.Approval && (len(spec.Proposed) > 0 || len(spec.ActionSchema) > 0)
-}
 
 // approvalLabels are the two buttons of an approval, as on every surface.
 func approvalLabels(spec input.Spec) (yes, no string) { return spec.ApprovalLabels() }

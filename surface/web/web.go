@@ -198,6 +198,15 @@ func requestURL(id, token string) string {
 	return u
 }
 
+// answeredURL is the request's page right after its viewer answered it.
+func answeredURL(id, token string) string {
+	u := requestURL(id, token)
+	if token != "" {
+		return u + "&answered=1"
+	}
+	return u + "?answered=1"
+}
+
 // base fills the header of every page.
 func (s *Server) base(title string, v viewer) *page {
 	p := &page{Title: title}
@@ -329,6 +338,10 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if r.URL.Query().Get("answered") == "1" {
+		// Just answered here: if the record's update is still to come, the gate says how.
+		req = s.cfg.Store.Decided(r.Context(), req)
+	}
 	s.requestPage(w, http.StatusOK, req, v, nil, nil, "")
 }
 
@@ -423,7 +436,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Post/Redirect/Get: reloading the result does not send the form again.
-	http.Redirect(w, r, requestURL(req.ID, v.token), http.StatusSeeOther)
+	http.Redirect(w, r, answeredURL(req.ID, v.token), http.StatusSeeOther)
 }
 
 func alreadyDecided(req *events.Request) string {
