@@ -71,7 +71,6 @@ const (
 	maxFields      = 20 // context fields shown; the rest are counted
 )
 
-
 // RequestBlocks is the message that asks r: title, message, context fields, the due time,
 // and the buttons that answer it.
 func RequestBlocks(r *events.Request) []slackgo.Block {

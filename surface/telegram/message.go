@@ -69,7 +69,6 @@ func ButtonURL(u string) bool {
 	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && strings.Contains(p.Hostname(), ".")
 }
 
-
 // Question is the message that asks r, in the Bot API's HTML: the title, the message
 // (Markdown shown as Telegram formatting), the context, the proposed action, the due
 // time; and its inline keyboard (nil for none). formURL is the request's web form

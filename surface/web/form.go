@@ -478,7 +478,6 @@ func unescapeHTML(s string) string {
 	return b.String()
 }
 
-
 // approvalLabels are the two buttons of an approval, as on every surface.
 func approvalLabels(spec input.Spec) (yes, no string) { return spec.ApprovalLabels() }
 
