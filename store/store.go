@@ -68,11 +68,32 @@ func (s *Store) publish(ctx context.Context, subject, typ, id string, data any, 
 	if err != nil {
 		return nil, err
 	}
-	ack, err := s.js.PublishMsg(ctx, msg, append(opts, jetstream.WithMsgID(id))...)
-	if err != nil {
-		return nil, fmt.Errorf("publish %s: %w", typ, err)
+	opts = append(opts, jetstream.WithMsgID(id))
+	for attempt := 1; ; attempt++ {
+		ack, err := s.js.PublishMsg(ctx, msg, opts...)
+		if err == nil {
+			return ack, nil
+		}
+		// Another process is publishing the same fact (a winner and the orchestrators'
+		// backstop finishing one request): on a replicated stream the server refuses the
+		// second while the first is being replicated. Once it is stored, ours is a duplicate.
+		if !isDuplicateInProcess(err) || attempt == 20 {
+			return nil, fmt.Errorf("publish %s: %w", typ, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("publish %s: %w", typ, err)
+		case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+		}
 	}
-	return ack, nil
+}
+
+// jsErrDuplicateInProcess is JetStream's "duplicate message id is in process" (10158).
+const jsErrDuplicateInProcess = 10158
+
+func isDuplicateInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess
 }
 
 // ---- requests ----
