@@ -334,3 +334,17 @@ func TestPendingGaugeIsClusterWide(t *testing.T) {
 	s.call("POST", "/v1/requests/"+ids[1]+"/cancel", nil)
 	want(1)
 }
+
+// Approvers are checked like assignees when a request is created: a misspelt group would
+// expand to nobody and leave the request open to everyone it was sent to.
+func TestApproversAreCheckedLikeAssignees(t *testing.T) {
+	addr, stop := startDev(t, t.TempDir())
+	defer stop()
+	r := doCall(t, "POST", "http://"+addr+"/v1/requests", "", `{"title": "Refund?", "approvers": ["group:fnance"]}`)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "approvers[0]") || !strings.Contains(string(r.Body), "fnance") {
+		t.Fatalf("unknown approver group: %d %s", r.Status, r.Body)
+	}
+	if l := doCall(t, "GET", "http://"+addr+"/v1/requests", "", nil); !strings.Contains(string(l.Body), `"count":0`) {
+		t.Fatalf("a refused request was stored: %s", l.Body)
+	}
+}

@@ -215,6 +215,13 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 				fields = append(fields, input.FieldError{Path: fmt.Sprintf("assignees[%d]", i), Message: err.Error()})
 			}
 		}
+		// Approvers are checked like assignees: a typo ("group:fnance") would otherwise
+		// expand to nobody, and then anyone the request was sent to could answer it.
+		for i, a := range req.Approvers {
+			if err := rt.Check(a); err != nil {
+				fields = append(fields, input.FieldError{Path: fmt.Sprintf("approvers[%d]", i), Message: err.Error()})
+			}
+		}
 		if len(fields) > 0 {
 			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the request failed validation", Fields: fields}
 		}

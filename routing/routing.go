@@ -182,13 +182,14 @@ func (r *Routes) Allows(req *events.Request, identities ...string) bool {
 	if slices.Contains(identities, Operator) {
 		return true
 	}
-	allowed := req.Approvers
-	if len(allowed) == 0 {
-		allowed = r.Expand(req.Assignees)
-	} else {
-		allowed = r.Expand(allowed)
-	}
-	if len(allowed) == 0 {
+	var allowed []string
+	if len(req.Approvers) > 0 {
+		// Named approvers that expand to nobody (a group since removed from the config)
+		// leave the request to operators, never open it to everyone.
+		if allowed = r.Expand(req.Approvers); len(allowed) == 0 {
+			return false
+		}
+	} else if allowed = r.Expand(req.Assignees); len(allowed) == 0 {
 		return true
 	}
 	for _, id := range identities {

@@ -91,6 +91,11 @@ func TestExpandAndAllows(t *testing.T) {
 	if !r.Allows(&events.Request{}, "email:anyone@example.com") {
 		t.Error("a request asked of nobody in particular is open to every authenticated caller")
 	}
+	// Approvers naming a group that no longer exists leave the request to operators.
+	gone := &events.Request{Assignees: []string{"group:finance"}, Approvers: []string{"group:removed"}}
+	if r.Allows(gone, "email:cfo@example.com") || !r.Allows(gone, routing.Operator) {
+		t.Error("approvers that expand to nobody opened the request to its assignees, or closed it to operators")
+	}
 }
 
 func TestLoad(t *testing.T) {
