@@ -119,20 +119,23 @@ func (s *Server) routes() *routing.Routes {
 	return s.cfg.Routes()
 }
 
-// allows reports whether v may see and answer req.
+// allows reports whether v may see and answer req: an operator any request; a link only
+// its own request, and only while the person it was sent to may answer it. One leaked or
+// forwarded link opens nothing else, not even after its own request resolved.
 func (s *Server) allows(req *events.Request, v viewer) bool {
 	if v.operator() {
 		return true
 	}
-	if v.link != nil && len(req.Assignees) == 0 && len(req.Approvers) == 0 {
-		// Asked of nobody in particular: open to operators, and to a link only for its own
-		// request, so that one leaked link does not open every such request.
-		return v.link.RequestID == req.ID
+	if v.link == nil || v.link.RequestID != req.ID {
+		return false
+	}
+	if len(req.Assignees) == 0 && len(req.Approvers) == 0 {
+		return true
 	}
 	if rt := s.routes(); rt != nil {
 		return rt.Allows(req, v.identity)
 	}
-	return v.link != nil && v.link.RequestID == req.ID
+	return true
 }
 
 // errNoViewer: nobody is signed in and the page needs someone.
@@ -245,8 +248,19 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	reqs, err := s.cfg.Store.ListRequests(r.Context(), events.StatusPending)
-	if err != nil {
+	var reqs []*events.Request
+	if v.link != nil {
+		// A link sees its own request only: one read, not the list.
+		req, _, err := s.cfg.Store.Request(r.Context(), v.link.RequestID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			s.unavailable(w, r, v, err)
+			return
+		case !req.Resolved():
+			reqs = append(reqs, req)
+		}
+	} else if reqs, err = s.cfg.Store.ListRequests(r.Context(), events.StatusPending); err != nil {
 		s.unavailable(w, r, v, err)
 		return
 	}
@@ -267,16 +281,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		if !s.allows(req, v) {
 			continue
 		}
-		token := ""
-		if v.link != nil {
-			// A link for each request, for the same person, expiring with the link they came with.
-			if token, err = linktoken.Sign(s.cfg.LinkSecret, linktoken.Claims{RequestID: req.ID, Subject: v.identity,
-				Expires: v.link.Expires}); err != nil {
-				s.unavailable(w, r, v, err)
-				return
-			}
-		}
-		it := listItem{URL: requestURL(req.ID, token), Title: req.Title, AskedBy: askedBy(req), Asked: when(req.CreatedAt, now)}
+		it := listItem{URL: requestURL(req.ID, v.token), Title: req.Title, AskedBy: askedBy(req), Asked: when(req.CreatedAt, now)}
 		if req.Deadline != nil {
 			it.Due = when(*req.Deadline, now)
 		}

@@ -491,9 +491,19 @@ func TestInboxLinks(t *testing.T) {
 	approvers := b.create(events.Request{Title: "Alice asked, Bob approves", Input: input.Spec{Type: input.Boolean},
 		Assignees: []string{"email:alice@example.com"}, Approvers: []string{"email:bob@example.com"}})
 	open := b.create(events.Request{Title: "Anyone", Input: input.Spec{Type: input.Boolean}})
+	alsoMine := b.create(events.Request{Title: "Also for alice", Input: input.Spec{Type: input.Boolean}, Assignees: []string{"email:alice@example.com"}})
 	c := b.client()
 	reqPath := func(id, tok string) string { return "/inbox/requests/" + id + "?token=" + url.QueryEscape(tok) }
 	aliceTok := b.link(mine.ID, "email:alice@example.com", exp)
+
+	t.Run("a link opens its own request only", func(t *testing.T) {
+		// Even another request sent to the same person: a forwarded link must not open it.
+		p := c.get("/inbox?token=" + url.QueryEscape(aliceTok))
+		p.mustNotContain(t, "Also for alice")
+		if r := c.get(reqPath(alsoMine.ID, aliceTok)); r.status != http.StatusForbidden {
+			t.Fatalf("another request of alice's opened with her link to the first: %d", r.status)
+		}
+	})
 
 	t.Run("the inbox of a link", func(t *testing.T) {
 		p := c.get("/inbox?token=" + url.QueryEscape(aliceTok))
