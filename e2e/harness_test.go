@@ -169,6 +169,7 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 
 type apiResp struct {
 	Status int
+	Header http.Header
 	Body   []byte
 }
 
@@ -211,7 +212,7 @@ func doCall(t testing.TB, method, url, token string, body any) apiResp {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return apiResp{Status: resp.StatusCode, Body: b}
+	return apiResp{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 func (s *system) startRun(workflow string, in any) string {

@@ -59,6 +59,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
 	writeJSON(w, e.Status, struct {
 		Error  *apiError `json:"error"`
 		Detail string    `json:"detail"`

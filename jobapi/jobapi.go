@@ -188,8 +188,8 @@ func storeError(err error, what string) *apiError {
 		return errorf(http.StatusNotFound, "not_found", what+" not found")
 	case errors.Is(err, store.ErrAlreadyResolved):
 		return errorf(http.StatusConflict, "already_resolved", what+" is already resolved")
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; retry")
+	case store.Unavailable(err):
+		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; nothing was changed, retry")
 	}
 	slog.Default().Error("job api error", slog.String("what", what), slog.Any("err", err))
 	return errorf(http.StatusInternalServerError, "internal", "internal error; it was logged, retry later")

@@ -49,7 +49,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// RetryAfter is the Retry-After, in seconds, of a 503 that JetStream's unavailability caused.
+const RetryAfter = "2"
+
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 	writeJSON(w, e.Status, map[string]*apiError{"error": e})
 }
 

@@ -167,8 +167,9 @@ func storeError(err error, what string) *apiError {
 		return errorf(http.StatusConflict, "already_resolved", what+" is already resolved")
 	case errors.Is(err, input.ErrInvalid):
 		return invalid(err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errorf(http.StatusServiceUnavailable, "unavailable", "JetStream did not answer in time; retry")
+	case store.Unavailable(err):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "JetStream did not answer in time; nothing was changed, retry", internal: err}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "internal error; it was logged, retry later", internal: err}
