@@ -210,6 +210,17 @@ func decodeAnswer[T any](a Answer) (T, error) {
 	return v, nil
 }
 
+type stepKeyCtx struct{}
+
+// StepKey is, inside a Step's function, the step's stable key: the run's id and the step's
+// position ("<run id>/step/<n>"), the same on every attempt. Hand it to the API the step
+// calls as its idempotency key, so that a step run again after a crash (its side effect is
+// at least once) is applied once. Outside a Step it is "".
+func StepKey(ctx context.Context) string {
+	k, _ := ctx.Value(stepKeyCtx{}).(string)
+	return k
+}
+
 // Step runs fn once per run and records its result in the journal; on replay it returns the
 // recorded result without calling fn. Put every side effect and every non-deterministic value
 // (time, random numbers, calls to other systems) in a Step. An error from fn is recorded too,
@@ -231,8 +242,10 @@ func Step[T any](ctx context.Context, name string, fn func(ctx context.Context) 
 		return v, nil
 	}
 	// fn gets a context without the run: an Ask or Step inside it would take positions
-	// that replay cannot reproduce.
-	out, ferr := fn(context.WithValue(ctx, runCtxKey{}, (*runState)(nil)))
+	// that replay cannot reproduce. It carries the step's key instead (StepKey).
+	key := fmt.Sprintf("%s/step/%d", st.exec.RunID, st.pos-1)
+	fctx := context.WithValue(context.WithValue(ctx, runCtxKey{}, (*runState)(nil)), stepKeyCtx{}, key)
+	out, ferr := fn(fctx)
 	entry := journal.Entry{Kind: journal.KindStep, Name: name}
 	if ferr != nil {
 		entry.Error = ferr.Error()

@@ -115,7 +115,7 @@ func TestHostModule(t *testing.T) {
 		return run.Status == "completed"
 	}, func() string { return "run " + id + " to complete (status " + run.Status + ")" })
 	var result struct{ Status, Payment string }
-	if err := json.Unmarshal(run.Result, &result); err != nil || result.Status != "paid" || result.Payment != "pay-"+id {
+	if err := json.Unmarshal(run.Result, &result); err != nil || result.Status != "paid" || result.Payment != "pay-"+id+"/step/1" {
 		t.Fatalf("result %s", run.Result)
 	}
 }

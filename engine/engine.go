@@ -358,7 +358,7 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 		RunID: run.ID, Workflow: run.Workflow, Input: run.Input, Journal: run.Journal,
 		SaveStep: func(ctx context.Context, j []journal.Entry) error {
 			run.Journal = j
-			nrev, err := s.UpdateRun(ctx, run, rev)
+			nrev, err := o.saveStep(ctx, run, rev)
 			if err == nil {
 				rev = nrev
 			}
@@ -426,6 +426,50 @@ func (o *Orchestrator) checkAssignees(x *journal.Execution) error {
 		}
 	}
 	return nil
+}
+
+// saveStep writes the checkpoint right after a Step's function returned, with the result in
+// hand: a write that fails for a while (JetStream electing a leader, a lost connection) is
+// retried before the step could ever run again. A write whose ack was lost but that landed
+// is recognised on the re-read. Only a checkpoint another instance changed (ErrConflict),
+// a context that ended, or failures past the retries give up; the trigger is then
+// redelivered and the step runs again (its side effect is at least once: see StepKey).
+func (o *Orchestrator) saveStep(ctx context.Context, run *store.Run, rev uint64) (uint64, error) {
+	s := o.cfg.Store
+	var err error
+	for attempt := range stepSaveAttempts {
+		var nrev uint64
+		if nrev, err = s.UpdateRun(ctx, run, rev); err == nil {
+			return nrev, nil
+		}
+		if errors.Is(err, store.ErrConflict) {
+			cur, crev, rerr := s.Run(ctx, run.ID)
+			if rerr == nil && len(cur.Journal) == len(run.Journal) && journalEqual(cur.Journal, run.Journal) {
+				return crev, nil // ours, landed despite the error we saw
+			}
+			return 0, err
+		}
+		o.log.Warn("step result not saved yet; retrying", slog.String("run_id", run.ID), slog.Int("attempt", attempt+1),
+			slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(min(25*time.Millisecond<<attempt, time.Second)):
+		}
+	}
+	return 0, err
+}
+
+// stepSaveAttempts bounds saveStep's retries (about 4 s in all).
+const stepSaveAttempts = 8
+
+func journalEqual(a, b []journal.Entry) bool {
+	for i := range a {
+		if a[i].Kind != b[i].Kind || a[i].Name != b[i].Name || string(a[i].Result) != string(b[i].Result) || a[i].Error != b[i].Error {
+			return false
+		}
+	}
+	return true
 }
 
 // dropOrphans cancels requests this execution asked when its checkpoint lost to a run that

@@ -153,7 +153,7 @@ func TestAnswerAcceptedWhenFollowUpWriteFails(t *testing.T) {
 	b := st.Buckets()
 	faulty := &failingKV{KeyValue: b.Requests}
 	b.Requests = faulty
-	a := &store.Answerer{Store: store.WithBuckets(st, b), Logger: slog.New(slog.DiscardHandler)}
+	a := &store.Answerer{Store: store.New(st.JetStream(), b), Logger: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	r := newRequest(t, st, events.Request{Timeout: events.Duration(time.Hour)})
 

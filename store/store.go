@@ -53,6 +53,10 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	return &Store{js: js, b: b}, nil
 }
 
+// New is a store over buckets already open (streams.OpenBuckets). Tests wrap the real
+// buckets to inject faults.
+func New(js jetstream.JetStream, b streams.Buckets) *Store { return &Store{js: js, b: b} }
+
 // JetStream returns the context the store writes through.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 

@@ -44,9 +44,9 @@ func Run(ctx context.Context, in Expense) (Result, error) {
 	if !d.Approved {
 		return Result{Status: "rejected", Comment: d.Comment}, nil
 	}
-	run := hitl.RunID(ctx) // stable across replays: a payment API's idempotency key
 	ref, err := hitl.Step(ctx, "pay", func(ctx context.Context) (string, error) {
-		return "pay-" + run, nil
+		// StepKey is the same on every attempt: a payment API's idempotency key.
+		return "pay-" + hitl.StepKey(ctx), nil
 	})
 	if err != nil {
 		return Result{}, err
