@@ -7,6 +7,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,9 +260,17 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 // orchestrator may do this, whether or not it hosts the workflow.
 func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
 	s := o.cfg.Store
+	req, rev, err := s.Request(ctx, resp.RequestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return lagged(ctx, err)
+	}
+	if err != nil {
+		return err
+	}
 	// The winner's path has usually done this already; repeating it is the backstop for a
-	// winner that crashed or failed a write after the gate.
-	r, err := s.Finish(ctx, resp, nil, 0)
+	// winner that crashed or failed a write after the gate. A response that reached the gate
+	// without passing the answer path is checked here first.
+	r, err := s.Finish(ctx, o.vet(req, resp), req, rev)
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
 	}
@@ -315,7 +324,7 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	if run.Status.Final() {
 		return nil
 	}
-	resume, err := run.RecordAnswer(*r.Response)
+	resume, err := run.RecordAnswer(o.vet(r, *r.Response))
 	if err != nil {
 		// The run asked but its checkpoint is not written yet (its instance is mid-write or
 		// crashed and will be redelivered the trigger). Come back when it is.
@@ -329,6 +338,37 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	}
 	o.cfg.Metrics.Resumed(r.Response.At)
 	return nil
+}
+
+// RefusedResponder records a response the orchestrator refused to apply.
+const RefusedResponder = "hitl:refused"
+
+// vet checks again a response the gate let through, against the request: the answer path
+// validates every answer before the gate, but anyone who can publish to the gate's subject
+// could skip it. An outcome that is not one of the request's, or data that does not fit its
+// input, is never applied: the request ends cancelled by hitl:refused, with the reason as
+// the comment, and the run's Ask sees a cancellation. hitl's own outcomes are checked too.
+func (o *Orchestrator) vet(r *events.Request, resp events.Response) events.Response {
+	var err error
+	switch resp.Outcome {
+	case events.StatusAnswered:
+		check := resp
+		err = store.CheckAnswer(r, &check)
+	case events.StatusTimedOut:
+		if d := bytes.TrimSpace(resp.Data); len(d) > 0 && string(d) != "null" {
+			err = r.Input.Validate(resp.Data)
+		}
+	case events.StatusCancelled:
+	default:
+		err = fmt.Errorf("outcome %q is not answered, timed_out or cancelled", resp.Outcome)
+	}
+	if err == nil {
+		return resp
+	}
+	o.log.Warn("response refused: it failed the request's checks", slog.String("request_id", r.ID),
+		slog.String("responder", resp.Responder), slog.Any("err", err))
+	return events.Response{RequestID: resp.RequestID, RunID: r.RunID, Outcome: events.StatusCancelled,
+		Responder: RefusedResponder, Comment: "a response was refused and not applied: " + err.Error(), At: resp.At}
 }
 
 // lagged retries a record that is not found a few times (a lagging replica may not have it
