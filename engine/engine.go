@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl"
@@ -481,6 +482,9 @@ func (o *Orchestrator) saveStep(ctx context.Context, run *store.Run, rev uint64)
 		var nrev uint64
 		if nrev, err = s.UpdateRun(ctx, run, rev); err == nil {
 			return nrev, nil
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) || s.JetStream().Conn().IsClosed() {
+			return 0, err // this process is going away: the trigger is redelivered elsewhere
 		}
 		if errors.Is(err, store.ErrConflict) {
 			cur, crev, rerr := s.Run(ctx, run.ID)
