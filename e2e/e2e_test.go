@@ -354,6 +354,19 @@ func testScaleOut(t *testing.T, env *natstest.Env, runs int) {
 	s := newSystem(t, env, registry(res))
 	orchs := []*instance{s.orchestrator(), s.orchestrator()}
 	notifiers := []*instance{s.notifier(), s.notifier()}
+	// Both orchestrators are pulling before the burst starts: on a loaded machine one may
+	// still be creating its consumers on the cluster when a fast burst is already done.
+	_, js := env.Connect(t)
+	for _, name := range []string{streams.ConsumerOrchestrator, streams.WorkflowConsumerName("one")} {
+		eventually(t, 30*time.Second, func() bool {
+			c, err := js.Consumer(context.Background(), streams.Stream, name)
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(context.Background())
+			return err == nil && info.NumWaiting >= 2
+		}, func() string { return "both orchestrators pulling from " + name })
+	}
 	s.bot.onRequest(botAnswers)
 
 	ids := make([]string, runs)

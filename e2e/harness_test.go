@@ -95,12 +95,10 @@ func (s *system) run(fn func(ctx context.Context) error) func() {
 	return stop
 }
 
-// orchestrator starts an orchestrator on its own connection. Its few workers keep its pulls
-// small, so that a second instance gets its share of a burst even on a busy machine (one
-// instance's large pull would otherwise take a whole trickle of commands).
+// orchestrator starts an orchestrator on its own connection.
 func (s *system) orchestrator() *instance {
 	reg := prometheus.NewRegistry()
-	o, err := engine.New(engine.Config{Store: s.newStore(), Registry: s.reg, Logger: s.logs, Metrics: metrics.New(reg), Workers: 8})
+	o, err := engine.New(engine.Config{Store: s.newStore(), Registry: s.reg, Logger: s.logs, Metrics: metrics.New(reg)})
 	if err != nil {
 		s.t.Fatal(err)
 	}

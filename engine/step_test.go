@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -70,17 +69,10 @@ func TestStepSavedDespiteFailingCheckpointWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, "the run to complete", func() bool {
 		got, _, err := real.Run(ctx, run.ID)
-		if err == nil && got.Status == events.RunCompleted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run is %+v, %v", got, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && got.Status == events.RunCompleted
+	})
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("the step ran %d times, want 1", n)
 	}

@@ -48,10 +48,51 @@ type Verdict struct {
 	Comment string
 	// At is when it was decided; zero while pending.
 	At time.Time
+	// Symbol is the verdict's emoji, the same on every surface that shows one: ✅ ❌ ⏭ ⌛ 🚫 💬.
+	Symbol string
 }
 
 // Of reads r's verdict.
 func Of(r *events.Request) Verdict {
+	v := of(r)
+	switch {
+	case r.Status == events.StatusTimedOut:
+		v.Symbol = "⌛"
+	case r.Status == events.StatusCancelled:
+		v.Symbol = "🚫"
+	case v.Tone == Waiting:
+		v.Symbol = "💬"
+	case v.Word == "Skipped":
+		v.Symbol = "⏭"
+	case v.Tone == Negative:
+		v.Symbol = "❌"
+	default:
+		v.Symbol = "✅"
+	}
+	return v
+}
+
+// StatusWord is how a resolved request ended in one word, for footers and lists:
+// "Answered", "Timed out" or "Cancelled".
+func StatusWord(status events.Status) string {
+	switch status {
+	case events.StatusTimedOut:
+		return "Timed out"
+	case events.StatusCancelled:
+		return "Cancelled"
+	}
+	return "Answered"
+}
+
+// Data is r's answer data, nil when there is none or it is null (a skip).
+func Data(r *events.Request) json.RawMessage {
+	if r.Response == nil {
+		return nil
+	}
+	return answerData(r.Response.Data)
+}
+
+func of(r *events.Request) Verdict {
 	v := Verdict{Tone: Neutral}
 	resp := r.Response
 	if resp == nil {

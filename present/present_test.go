@@ -80,3 +80,19 @@ func TestTimedOutApprovalDefault(t *testing.T) {
 		t.Fatalf("%+v", v)
 	}
 }
+
+func TestSymbols(t *testing.T) {
+	approval := input.Spec{Type: input.Approval}
+	for want, r := range map[string]*events.Request{
+		"✅": resolved(approval, events.StatusAnswered, "a", `{"approved":true}`, ""),
+		"❌": resolved(approval, events.StatusAnswered, "a", `{"approved":false}`, ""),
+		"⏭": resolved(approval, events.StatusAnswered, "a", `null`, ""),
+		"⌛": resolved(approval, events.StatusTimedOut, "hitl:timeout", "", ""),
+		"🚫": resolved(approval, events.StatusCancelled, "api", "", ""),
+		"💬": resolved(approval, events.StatusPending, "", "", ""),
+	} {
+		if got := present.Of(r).Symbol; got != want {
+			t.Errorf("%s: %q, want %q", r.Status, got, want)
+		}
+	}
+}

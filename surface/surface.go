@@ -8,6 +8,7 @@ package surface
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -97,3 +98,18 @@ type Parts struct {
 // Build builds a surface from env. It returns nil Parts, and no error, when the surface
 // is not configured; a half-configured one is an error that names what is missing.
 type Build func(env Env) (*Parts, error)
+
+// ReadBody reads r's body, at most limit bytes. On failure it has answered (413 for a body
+// over the limit, 400 for one that could not be read) and ok is false.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "body unreadable", http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	return body, true
+}

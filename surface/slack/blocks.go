@@ -96,7 +96,7 @@ func ResolvedBlocks(r *events.Request) []slackgo.Block {
 		slackgo.SectionBlockOptionBlockID(BlockOutcome)))
 	footer := []slackgo.MixedElement{}
 	if r.ResolvedAt != nil {
-		footer = append(footer, mrkdwn(statusWord(r)+" "+Date(*r.ResolvedAt)))
+		footer = append(footer, mrkdwn(present.StatusWord(r.Status)+" "+Date(*r.ResolvedAt)))
 	}
 	footer = append(footer, mrkdwn("Request `"+r.ID+"`"))
 	return append(blocks, slackgo.NewContextBlock(BlockFooter, footer...))
@@ -200,10 +200,11 @@ func buttons(r *events.Request) []slackgo.BlockElement {
 
 // ---- the outcome ----
 
-// Outcome is one line on how r resolved, in mrkdwn: ":white_check_mark: *Approved* by
-// <@U0123ABCD>", ":hourglass: *Timed out*".
+// Outcome is one line on how r resolved, in mrkdwn: "✅ *Approved* by
+// <@U0123ABCD>", "⌛ *Timed out*".
 func Outcome(r *events.Request) string {
-	emoji, word := verdict(r)
+	v := present.Of(r)
+	emoji, word := v.Symbol, v.Word
 	line := emoji + " *" + word + "*"
 	if by := Responder(r); by != "" {
 		line += " by " + by
@@ -231,55 +232,13 @@ func Responder(r *events.Request) string {
 	return "`" + strings.ReplaceAll(Escape(who), "`", "'") + "`"
 }
 
-func statusWord(r *events.Request) string {
-	switch r.Status {
-	case events.StatusTimedOut:
-		return "Timed out"
-	case events.StatusCancelled:
-		return "Cancelled"
-	}
-	return "Answered"
-}
-
-// verdict is the outcome's word (decided once, by package present) with its emoji.
-func verdict(r *events.Request) (emoji, word string) {
-	v := present.Of(r)
-	switch {
-	case r.Status == events.StatusTimedOut:
-		emoji = ":hourglass:"
-	case r.Status == events.StatusCancelled:
-		emoji = ":no_entry_sign:"
-	case v.Tone == present.Waiting:
-		emoji = ":speech_balloon:"
-	case v.Word == "Skipped":
-		emoji = ":fast_forward:"
-	case v.Tone == present.Negative:
-		emoji = ":x:"
-	default:
-		emoji = ":white_check_mark:"
-	}
-	return emoji, v.Word
-}
-
-// answerData is the answer, nil when there is none or it is null.
-func answerData(r *events.Request) json.RawMessage {
-	if r.Response == nil {
-		return nil
-	}
-	d := bytes.TrimSpace(r.Response.Data)
-	if len(d) == 0 || string(d) == "null" {
-		return nil
-	}
-	return d
-}
-
 // detail shows the answer (or the default a timeout used) and the comment, in mrkdwn.
 func detail(r *events.Request) string {
 	if r.Response == nil {
 		return ""
 	}
 	var parts []string
-	data := answerData(r)
+	data := present.Data(r)
 	if data != nil {
 		shown := ShowAnswer(r.Input, data)
 		if r.Status == events.StatusTimedOut {
@@ -441,7 +400,7 @@ func truncate(s string, n int) string { return input.Truncate(s, n) }
 func fallbackText(r *events.Request, resolved bool) string {
 	t := Escape(truncate(cmp.Or(oneLine(r.Title), "Question"), 300))
 	if resolved {
-		_, word := verdict(r)
+		word := present.Of(r).Word
 		return t + ": " + word
 	}
 	return t

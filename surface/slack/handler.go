@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface"
 )
 
 // Path is where Slack's interactivity request URL points.
@@ -97,13 +97,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
-	if err != nil {
-		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-		} else {
-			http.Error(w, "body unreadable", http.StatusBadRequest)
-		}
+	body, ok := surface.ReadBody(w, r, h.cfg.MaxBody)
+	if !ok {
 		return
 	}
 	_, _ = sv.Write(body)

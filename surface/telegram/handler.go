@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
+	"github.com/hitl-dev/hitl/surface"
 )
 
 // Handler serves the bot's webhook (POST /telegram/webhook). It is safe for concurrent use.
@@ -63,13 +63,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
-	if err != nil {
-		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-		} else {
-			http.Error(w, "body unreadable", http.StatusBadRequest)
-		}
+	body, ok := surface.ReadBody(w, r, h.cfg.MaxBody)
+	if !ok {
 		return
 	}
 	var u update

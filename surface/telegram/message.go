@@ -104,7 +104,7 @@ func Resolved(r *events.Request) string {
 	}
 	var tail []string
 	if r.ResolvedAt != nil {
-		tail = append(tail, statusWord(r)+" "+date(*r.ResolvedAt))
+		tail = append(tail, present.StatusWord(r.Status)+" "+date(*r.ResolvedAt))
 	}
 	tail = append(tail, "Request <code>"+escape(r.ID)+"</code>")
 	return compose(r, false, []string{outcome}, strings.Join(tail, "\n"))
@@ -253,7 +253,8 @@ func perRow(opts []input.Option) int {
 // Outcome is one line on how r resolved, in HTML: "✅ <b>Approved</b> by
 // <code>telegram:123</code>", "⌛ <b>Timed out</b>".
 func Outcome(r *events.Request) string {
-	emoji, word := verdict(r)
+	v := present.Of(r)
+	emoji, word := v.Symbol, v.Word
 	line := emoji + " <b>" + word + "</b>"
 	if by := Responder(r); by != "" {
 		line += " by <code>" + escape(cut(by, 200)) + "</code>"
@@ -277,12 +278,12 @@ func Responder(r *events.Request) string {
 // Summary is the outcome in a few plain words: "Approved", "Store credit", "Yes",
 // "Timed out".
 func Summary(r *events.Request) string {
-	_, word := verdict(r)
+	word := present.Of(r).Word
 	if r.Status != events.StatusAnswered {
 		return word
 	}
 	var v any
-	if data := answerOf(r); data != nil && json.Unmarshal(data, &v) == nil {
+	if data := present.Data(r); data != nil && json.Unmarshal(data, &v) == nil {
 		switch r.Input.Type {
 		case input.Boolean:
 			if b, ok := v.(bool); ok {
@@ -297,55 +298,13 @@ func Summary(r *events.Request) string {
 	return word
 }
 
-func statusWord(r *events.Request) string {
-	switch r.Status {
-	case events.StatusTimedOut:
-		return "Timed out"
-	case events.StatusCancelled:
-		return "Cancelled"
-	}
-	return "Answered"
-}
-
-// verdict is the outcome's word (decided once, by package present) with its emoji.
-func verdict(r *events.Request) (emoji, word string) {
-	v := present.Of(r)
-	switch {
-	case r.Status == events.StatusTimedOut:
-		emoji = "⌛"
-	case r.Status == events.StatusCancelled:
-		emoji = "🚫"
-	case v.Tone == present.Waiting:
-		emoji = "💬"
-	case v.Word == "Skipped":
-		emoji = "⏭"
-	case v.Tone == present.Negative:
-		emoji = "❌"
-	default:
-		emoji = "✅"
-	}
-	return emoji, v.Word
-}
-
-// answerOf is r's answer, nil when there is none or it is null.
-func answerOf(r *events.Request) json.RawMessage {
-	if r.Response == nil {
-		return nil
-	}
-	d := bytes.TrimSpace(r.Response.Data)
-	if len(d) == 0 || string(d) == "null" {
-		return nil
-	}
-	return d
-}
-
 // detail shows the answer (or the default a timeout used) and the comment, in HTML.
 func detail(r *events.Request) string {
 	if r.Response == nil {
 		return ""
 	}
 	var parts []string
-	if data := answerOf(r); data != nil {
+	if data := present.Data(r); data != nil {
 		shown := ShowAnswer(r.Input, data)
 		if r.Status == events.StatusTimedOut && shown != "" {
 			shown = "Default answer: " + shown
