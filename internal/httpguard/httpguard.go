@@ -1,10 +1,3 @@
-// Package httpguard refuses, in front of every hitl HTTP server, the requests a web page in
-// someone's browser can be made to send: state-changing requests from another site
-// (cross-site request forgery), JSON API calls in a content type a plain HTML form or
-// fetch can send without a CORS preflight, and, where the server is reachable only from
-// the machine or serves without tokens, requests addressed to a foreign host name (DNS
-// rebinding). Callers that are not browsers (curl, SDKs, Slack's and Telegram's servers)
-// send none of the headers it looks at and pass.
 package httpguard
 
 import (
@@ -132,7 +125,8 @@ func jsonContent(r *http.Request) *Refusal {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return &Refusal{http.StatusUnsupportedMediaType, "unsupported_media_type",
-			fmt.Sprintf("Content-Type %q is not accepted: the body must be JSON, sent with Content-Type: application/json", ct)}
+			fmt.Sprintf("Content-Type %q is not accepted: the body must be JSON, sent with Content-Type: application/json"+
+				" (curl: -H 'Content-Type: application/json')", ct)}
 	}
 	return nil
 }
