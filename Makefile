@@ -1,6 +1,6 @@
 # hitl — durable human-in-the-loop on NATS JetStream.
 GO      ?= go
-HTTP    ?= :8080
+HTTP    ?= 127.0.0.1:8080
 DATA    ?= ./data
 NATS    ?= 127.0.0.1:4222
 

@@ -65,6 +65,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 func startDev(t *testing.T, data string) (string, func()) {
 	t.Helper()
+	l, stop := startDevListening(t, data)
+	return l.HTTP.String(), stop
+}
+
+// startDevListening is startDev, telling where dev listens (HTTP and NATS).
+func startDevListening(t *testing.T, data string) (server.Listening, func()) {
+	t.Helper()
 	natsPort := freePort(t)
 	d := &server.Dev{Workflows: hitl.NewRegistry(), Console: tWriter{t}}
 	if err := server.Parse("hitl dev", d, []string{"--http", "127.0.0.1:0", "--data", data, "--nats", "127.0.0.1:" + natsPort}); err != nil {
@@ -73,11 +80,11 @@ func startDev(t *testing.T, data string) (string, func()) {
 	examples.RegisterAll(d.Workflows)
 	d.Logger = testLogger(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan server.Listening, 1)
 	done := make(chan error, 1)
-	d.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	d.Ready = func(l server.Listening) { ready <- l }
 	go func() { done <- d.Run(ctx) }()
-	var addr string
+	var addr server.Listening
 	select {
 	case addr = <-ready:
 	case err := <-done:

@@ -156,9 +156,10 @@ type browser struct {
 	ctx context.Context
 }
 
-// newBrowser starts headless Chromium with an empty profile. Chromium must be installed:
-// CI installs it (.ci/run), so its absence fails the test rather than skipping it.
-func newBrowser(t *testing.T) *browser {
+// newBrowser starts headless Chromium with an empty profile and the extra flags given.
+// Chromium must be installed: CI installs it (.ci/run), so its absence fails the test
+// rather than skipping it.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := "/usr/bin/chromium"
 	if _, err := os.Stat(path); err != nil {
@@ -168,7 +169,7 @@ func newBrowser(t *testing.T) *browser {
 		}
 	}
 	profile := t.TempDir()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -182,7 +183,8 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.WindowSize(1000, 900),
 		chromedp.UserDataDir(profile),
-	)
+	}, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() { cancel(); cancelAlloc() }) // before the profile directory is removed
 	// The first action starts the browser, which lives as long as ctx.

@@ -71,7 +71,8 @@ func writeError(w http.ResponseWriter, e *apiError) {
 // decodeBody reads a JSON object of at most limit bytes into v. Unknown top-level fields are
 // ignored, as Masumi's servers ignore them; wrong types and trailing data are refused.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) *apiError {
-	// The body is read as JSON whatever its Content-Type: curl's -d defaults to a form type.
+	// hitl's server refuses a Content-Type other than application/json in front of this
+	// (internal/httpguard, one place for every API); here the body is read as JSON.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError

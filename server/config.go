@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,7 +27,8 @@ type Config struct {
 	// server listens. Default "127.0.0.1:4222".
 	NATS string
 	// HTTP is the listen address of /metrics, /healthz and, on a responder, the API and the
-	// pages people answer on (--http, HITL_HTTP). Default ":8080".
+	// pages people answer on (--http, HITL_HTTP). Default "127.0.0.1:8080", loopback only:
+	// serving other machines is explicit, e.g. ":8080".
 	HTTP string
 	// PublicURL is the base of links sent to people and bots (--public-url, HITL_PUBLIC_URL,
 	// else the routing file's public_url). Default http://localhost:<port of HTTP>.
@@ -78,7 +80,7 @@ type Listening struct {
 // Defaults.
 const (
 	DefaultNATS     = "127.0.0.1:4222"
-	DefaultHTTP     = ":8080"
+	DefaultHTTP     = "127.0.0.1:8080"
 	DefaultWorkers  = 128
 	DefaultLogLevel = "info"
 	DefaultData     = "./data"
@@ -109,6 +111,9 @@ func (c Config) validate() error {
 	}
 	if !validLevel(c.LogLevel) {
 		errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("public URL (--public-url, HITL_PUBLIC_URL) must be an absolute http or https URL, not %q", c.PublicURL))
 	}
 	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hitl-dev/hitl"
 	"github.com/hitl-dev/hitl/engine"
+	"github.com/hitl-dev/hitl/internal/httpguard"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/respond"
@@ -144,7 +145,12 @@ func run(ctx context.Context, p *process) error {
 		sys.mount(mux)  // Slack interactions, email links, web pages
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	guard, err := httpguard.New(httpguard.Config{PublicURL: c.PublicURL, CheckHost: checkHost(ln.Addr(), c.Insecure),
+		JSON: append([]string{"/v1/"}, jobapi.Paths...), Logger: log})
+	if err != nil {
+		return fmt.Errorf("public URL (--public-url, HITL_PUBLIC_URL): %w", err)
+	}
+	srv := &http.Server{Handler: guard.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(runners)+1)
 	rctx, stop := context.WithCancel(ctx)
@@ -196,6 +202,18 @@ func natsURL(addr string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// checkHost says whether the server refuses foreign Host names (DNS rebinding): when it
+// listens on loopback only, or serves the API without tokens (dev, --insecure). A server
+// on a network with tokens accepts every name, since internal names, load balancers and
+// probes are not ours to list, and a rebinding page holds no token.
+func checkHost(a net.Addr, insecure bool) bool {
+	if insecure {
+		return true
+	}
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 func portOf(a net.Addr) string {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -83,6 +84,11 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 			c.Replicas = 2
 			return c
 		}(), Workflows: hitl.NewRegistry()}, "replicas"},
+		"public URL without a scheme": {&server.Orchestrator{Config: func() server.Config {
+			c := quiet
+			c.PublicURL = "hitl.example.com"
+			return c
+		}(), Workflows: hitl.NewRegistry()}, "HITL_PUBLIC_URL"},
 	}
 	for name, tc := range cases {
 		err := tc.role.Run(ctx)
@@ -156,7 +162,21 @@ func TestRolesServeTogether(t *testing.T) {
 			t.Errorf("%s /metrics: %d", name, code)
 		}
 	}
+	// Every role refuses cross-site POSTs, and, listening on loopback, foreign Host names.
+	for name, addr := range addrs {
+		if code, body := call(t, "POST", "http://"+addr+"/v1/runs", `{"workflow":"greet","input":{"Name":"Eve"}}`,
+			"Origin", "https://evil.example"); code != http.StatusForbidden || !strings.Contains(body, "cross_origin") {
+			t.Errorf("%s, cross-site POST: %d %s", name, code, body)
+		}
+		if code, body := call(t, "GET", "http://"+addr+"/metrics", "", "Host", "evil.example"); code != http.StatusMisdirectedRequest {
+			t.Errorf("%s, foreign Host: %d %s", name, code, body)
+		}
+	}
 	api := "http://" + addrs["responder"]
+	if code, body := call(t, "POST", api+"/v1/runs", `{"workflow":"greet","input":{"Name":"Eve"}}`,
+		"Content-Type", "text/plain"); code != http.StatusUnsupportedMediaType || !strings.Contains(body, "application/json") {
+		t.Errorf("text/plain POST: %d %s", code, body)
+	}
 	code, body := call(t, "POST", api+"/v1/runs", `{"workflow":"greet","input":{"Name":"Ada"}}`)
 	if code != http.StatusAccepted && code != http.StatusCreated && code != http.StatusOK {
 		t.Fatalf("start run: %d %s", code, body)
@@ -193,7 +213,9 @@ func setReady(r server.Role, f func(server.Listening)) {
 	}
 }
 
-func call(t *testing.T, method, url, body string) (int, string) {
+// call sends a request with the API token and a JSON body; hdr are more headers, name
+// then value, "Host" among them.
+func call(t *testing.T, method, url, body string, hdr ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
 	if err != nil {
@@ -201,6 +223,13 @@ func call(t *testing.T, method, url, body string) (int, string) {
 	}
 	req.Header.Set("Authorization", "Bearer tok")
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -249,4 +278,53 @@ func TestRoutingFileSections(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", name, err, tc.want)
 		}
 	}
+}
+
+// The Host check follows where a responder listens and whether it needs tokens: on every
+// interface with tokens any name reaches it (internal names, load balancers, probes); on
+// every interface without tokens (--insecure) only IP addresses, localhost and the public
+// URL's host do, since a DNS-rebinding page would need nothing else.
+func TestHostCheck(t *testing.T) {
+	env := natstest.Single(t)
+	for name, tc := range map[string]struct {
+		insecure bool
+		host     string
+		want     int
+	}{
+		"tokens, internal name":       {false, "hitl-responder.internal:8080", http.StatusOK},
+		"insecure, internal name":     {true, "hitl-responder.internal:8080", http.StatusMisdirectedRequest},
+		"insecure, public URL's host": {true, "hitl.example.com", http.StatusOK},
+		"insecure, an IP address":     {true, "10.1.2.3:8080", http.StatusOK},
+		"insecure, localhost":         {true, "localhost", http.StatusOK},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: ":0", LinkSecret: secret, Insecure: tc.insecure,
+				PublicURL: "https://hitl.example.com/", Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
+			if !tc.insecure {
+				r.APITokens = []string{"tok"}
+			}
+			ready := make(chan string, 1)
+			r.Ready = func(l server.Listening) { ready <- portOf(l.HTTP) }
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			var port string
+			select {
+			case port = <-ready:
+			case err := <-done:
+				t.Fatal(err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("the responder did not start")
+			}
+			if code, body := call(t, "GET", "http://127.0.0.1:"+port+"/v1/requests", "", "Host", tc.host); code != tc.want {
+				t.Errorf("GET /v1/requests, Host %s: %d %s", tc.host, code, body)
+			}
+		})
+	}
+}
+
+func portOf(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
 }

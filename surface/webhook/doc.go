@@ -8,5 +8,5 @@
 // carries a respond_url with a signed, request-bound token, so a bot can answer without
 // other credentials:
 //
-//	curl -X POST "$respond_url" -d '{"data": {"approved": true}}'
+//	curl -X POST "$respond_url" -H 'Content-Type: application/json' -d '{"data": {"approved": true}}'
 package webhook
