@@ -175,7 +175,7 @@ func (sys *system) notifier(d deps) (*notify.Notifier, error) {
 		d.log.Warn("HITL_CALLBACK_SECRET is not set: callbacks to callback_url are unsigned")
 	}
 	if allow := d.allowPrivate(); len(allow) > 0 {
-		d.log.Info("webhooks and callbacks may reach private addresses", slog.String("allow_private_targets", strings.Join(allow, ",")))
+		d.log.Info("webhooks and callbacks may reach these non-public addresses", slog.String("allow_private_targets", strings.Join(allow, ",")))
 	}
 	cfg := notify.Config{Store: d.store, Routes: sys.routes, Callbacks: sys.callbacks,
 		LinkSecret: []byte(c.LinkSecret), PublicURL: c.PublicURL, Workers: c.Workers, Logger: d.log, Metrics: d.metrics}
