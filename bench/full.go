@@ -154,7 +154,9 @@ func startFull(ctx context.Context, cfg *config, log *slog.Logger) (_ *fullSyste
 	if err != nil {
 		return f, err
 	}
-	whCfg := webhook.Config{Targets: map[string]string{botTarget: botURL + "/hook/" + botTarget}, Secret: webhookSecret}
+	// The bot runs on loopback, which webhook targets may reach only when allow-listed.
+	whCfg := webhook.Config{Targets: map[string]string{botTarget: botURL + "/hook/" + botTarget}, Secret: webhookSecret,
+		AllowPrivate: []string{"127.0.0.1"}}
 	if cfg.webhookConns > 0 { // an experiment: hitl dev leaves Client nil (http.DefaultTransport)
 		f.webhookTransport = &http.Transport{MaxIdleConns: cfg.webhookConns, MaxIdleConnsPerHost: cfg.webhookConns,
 			IdleConnTimeout: time.Minute}
@@ -164,7 +166,7 @@ func startFull(ctx context.Context, cfg *config, log *slog.Logger) (_ *fullSyste
 	if err != nil {
 		return f, err
 	}
-	n, err := notify.New(notify.Config{Store: st, Channels: []notify.Channel{wh}, Callbacks: wh.Callbacks(),
+	n, err := notify.New(notify.Config{Store: st, Channels: []notify.Channel{wh},
 		LinkSecret: []byte(linkSecret), PublicURL: f.apiURL, Workers: cfg.workers, Logger: log, Metrics: m})
 	if err != nil {
 		return f, err

@@ -33,7 +33,8 @@ type NewRequest struct {
 	Default any
 	// Metadata is kept with the request and not shown to people.
 	Metadata map[string]string
-	// CallbackURL, if set, receives the resolved CloudEvent, signed like every webhook.
+	// CallbackURL, if set, receives the resolved CloudEvent, signed with the server's callback
+	// secret (HITL_CALLBACK_SECRET). It must reach a public address unless the server allow-lists it.
 	CallbackURL string
 }
 

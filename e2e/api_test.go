@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -158,13 +160,19 @@ func TestStandaloneRequestLongPollAndCallback(t *testing.T) {
 	s.orchestrator()
 	s.notifier()
 
-	signer, _ := webhook.NewSigner(webhookSecret)
+	signer, _ := webhook.NewSigner(callbackSecret)
+	bots, _ := webhook.NewSigner(webhookSecret)
 	var mu sync.Mutex
 	var callbacks []events.Request
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if err := signer.Verify(r.Header, body, time.Now(), time.Minute); err != nil {
 			http.Error(w, err.Error(), 401)
+			return
+		}
+		// Signed with the callback secret, so a bot's key does not verify it.
+		if err := bots.Verify(r.Header, body, time.Now(), time.Minute); !errors.Is(err, webhook.ErrBadSignature) {
+			http.Error(w, fmt.Sprintf("the webhook secret verifies a callback: %v", err), 400)
 			return
 		}
 		_, req, err := events.DecodeAs[events.Request](body, events.TypeResolved)

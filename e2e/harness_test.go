@@ -34,7 +34,13 @@ const (
 	apiToken      = "test-token-123"
 	linkSecret    = "0123456789abcdef0123456789abcdef"
 	webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' example secret
+	// callbackSecret signs callbacks: never the bots' webhook secret.
+	callbackSecret = "whsec_Y2FsbGJhY2stc2VjcmV0LWZvci10aGUtdGVzdHM="
 )
+
+// loopback is the egress allow-list of the harness: its bot and callback receivers are
+// httptest servers on 127.0.0.1, which hitl refuses to reach unless allow-listed.
+var loopback = []string{"127.0.0.1"}
 
 // system is hitl on a real JetStream, with services started and stopped by the test.
 type system struct {
@@ -53,7 +59,7 @@ func newSystem(t *testing.T, env *natstest.Env, reg *hitl.Registry) *system {
 	s.st = s.newStore()
 	s.bot = newBot(t)
 	api, err := respond.New(respond.Config{Store: s.st, Tokens: []string{apiToken}, LinkSecret: []byte(linkSecret),
-		MaxBody: 64 << 10, Logger: s.logs})
+		AllowPrivateTargets: loopback, MaxBody: 64 << 10, Logger: s.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +120,16 @@ func (s *system) notifier(targets ...string) *instance {
 	for _, name := range targets {
 		m[name] = s.bot.srv.URL + "/hook/" + name
 	}
-	wh, err := webhook.New(webhook.Config{Targets: m, Secret: webhookSecret})
+	wh, err := webhook.New(webhook.Config{Targets: m, Secret: webhookSecret, AllowPrivate: loopback})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cb, err := webhook.NewCallbacks(webhook.CallbacksConfig{Secret: callbackSecret, AllowPrivate: loopback})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	n, err := notify.New(notify.Config{Store: s.newStore(), Channels: []notify.Channel{wh}, Callbacks: wh.Callbacks(),
+	n, err := notify.New(notify.Config{Store: s.newStore(), Channels: []notify.Channel{wh}, Callbacks: cb,
 		LinkSecret: []byte(linkSecret), PublicURL: s.api.URL, Logger: s.logs, Metrics: metrics.New(reg)})
 	if err != nil {
 		s.t.Fatal(err)

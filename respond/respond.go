@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -39,6 +39,11 @@ type Config struct {
 	// Routes checks assignees at creation and decides who may answer. Nil: any assignee
 	// of the form kind:target is accepted and anyone holding a request's link may answer.
 	Routes *routing.Routes
+	// AllowPrivateTargets are the non-public addresses a callback_url may name (egress
+	// allow-list entries: CIDRs, addresses, host names, "*"). Default none: a callback_url
+	// whose host is a literal non-public address or a localhost name is a 400 at creation;
+	// names are checked again, on what they resolve to, when the callback is delivered.
+	AllowPrivateTargets []string
 	// MaxBody caps request bodies. Default 1 MiB.
 	MaxBody int64
 	// MaxWait caps the long-poll of /wait. Default 5m.
@@ -50,6 +55,7 @@ type Config struct {
 // Server serves the REST API.
 type Server struct {
 	cfg     Config
+	egress  *egress.Policy
 	log     *slog.Logger
 	mux     *http.ServeMux
 	answers *store.Answerer
@@ -63,6 +69,10 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.LinkSecret) < linktoken.MinSecretLen {
 		return nil, fmt.Errorf("respond: LinkSecret must be at least %d bytes", linktoken.MinSecretLen)
 	}
+	policy, err := egress.New(cfg.AllowPrivateTargets)
+	if err != nil {
+		return nil, fmt.Errorf("respond: AllowPrivateTargets: %w", err)
+	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
@@ -72,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, egress: policy, log: cfg.Logger, mux: http.NewServeMux(),
 		answers: &store.Answerer{Store: cfg.Store, Routes: func() *routing.Routes { return cfg.Routes }, Metrics: cfg.Metrics, Logger: cfg.Logger}}
 	s.route("POST /v1/requests", s.createRequest)
 	s.route("GET /v1/requests", s.listRequests)
@@ -228,10 +238,11 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 		}
 	}
 	if b.CallbackURL != "" {
-		u, err := url.Parse(b.CallbackURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// A literal private address or localhost fails here, so the caller learns now; a
+		// name is checked on what it resolves to when the callback is sent.
+		if err := s.egress.CheckURL(b.CallbackURL); err != nil {
 			return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the request failed validation",
-				Fields: []input.FieldError{{Path: "callback_url", Message: "must be an absolute http(s) URL"}}}
+				Fields: []input.FieldError{{Path: "callback_url", Message: err.Error()}}}
 		}
 	}
 	// Finish the writes even if the client goes away: a half-created request would be

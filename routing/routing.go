@@ -29,6 +29,9 @@ type File struct {
 	PublicURL string              `yaml:"public_url"` // HITL_PUBLIC_URL wins
 	Webhooks  map[string]string   `yaml:"webhooks"`
 	Groups    map[string][]string `yaml:"groups"`
+	// AllowPrivateTargets is the egress allow-list (HITL_ALLOW_PRIVATE_TARGETS wins): a
+	// YAML list or one comma-separated string of CIDRs, addresses, host names or "*".
+	AllowPrivateTargets List `yaml:"allow_private_targets"`
 	// Sections are every other top-level key: one per surface ("slack:", "email:",
 	// "telegram:", ...), each parsed by its own surface. The server refuses a key that
 	// names no surface.
@@ -53,6 +56,32 @@ func Load(path string) (*File, error) {
 		f.PublicURL = v
 	}
 	return f, nil
+}
+
+// List is a list of strings written either as a YAML sequence or as one comma-separated
+// string (which is what a ${NAME} reference expands to).
+type List []string
+
+// UnmarshalYAML accepts a sequence or a scalar.
+func (l *List) UnmarshalYAML(n *yaml.Node) error {
+	var items []string
+	switch n.Kind {
+	case yaml.SequenceNode:
+		if err := n.Decode(&items); err != nil {
+			return err
+		}
+	case yaml.ScalarNode:
+		items = strings.Split(n.Value, ",")
+	default:
+		return fmt.Errorf("line %d: want a list or a comma-separated string", n.Line)
+	}
+	*l = nil
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			*l = append(*l, it)
+		}
+	}
+	return nil
 }
 
 // Section is the file's section named name, nil when it has none.

@@ -146,3 +146,35 @@ groups:
 		t.Fatal("a missing file was accepted")
 	}
 }
+
+// TestAllowPrivateTargets: the allow-list is a YAML list or one comma-separated string (what
+// a ${NAME} reference expands to); a mapping is an error. The shipped example loads.
+func TestAllowPrivateTargets(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hitl.yaml")
+	t.Setenv("TEST_ALLOW", "10.0.0.0/8, bot.internal")
+	for file, want := range map[string]string{
+		"allow_private_targets: [127.0.0.1, \"::1\"]\n":           "127.0.0.1|::1",
+		"allow_private_targets: ${TEST_ALLOW}\n":                  "10.0.0.0/8|bot.internal",
+		"allow_private_targets:\n  - 192.168.0.0/16\n  - \"*\"\n": "192.168.0.0/16|*",
+		"public_url: https://x\n":                                 "",
+	} {
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := routing.Load(path)
+		if err != nil || strings.Join(f.AllowPrivateTargets, "|") != want {
+			t.Errorf("%q: %q %v, want %q", file, f.AllowPrivateTargets, err, want)
+		}
+	}
+	if err := os.WriteFile(path, []byte("allow_private_targets: {a: b}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routing.Load(path); err == nil {
+		t.Error("a mapping was accepted as the allow-list")
+	}
+	f, err := routing.Load("../hitl.example.yaml")
+	if err != nil || strings.Join(f.AllowPrivateTargets, ",") != "127.0.0.1" {
+		t.Fatalf("hitl.example.yaml: %+v %v", f, err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/surface/webhook"
 )
@@ -45,6 +46,17 @@ type Config struct {
 	// WebhookSecret signs webhook deliveries, "whsec_..." (HITL_WEBHOOK_SECRET). Default
 	// none: deliveries are unsigned, and a warning says so.
 	WebhookSecret string
+	// CallbackSecret signs the resolved events sent to standalone requests' callback_url,
+	// "whsec_..." (HITL_CALLBACK_SECRET). It must differ from WebhookSecret: callers pick
+	// callback URLs, bots trust the webhook secret. Default none: callbacks are unsigned,
+	// and a notifier's warning says so.
+	CallbackSecret string
+	// AllowPrivateTargets are the non-public addresses webhook targets and callback_url may
+	// reach (--allow-private-targets, HITL_ALLOW_PRIVATE_TARGETS, else the routing file's
+	// allow_private_targets): comma-separated CIDR prefixes ("10.0.0.0/8"), addresses
+	// ("127.0.0.1"), host names ("bot.internal"), or "*" for every address. Default none:
+	// only public unicast addresses; Dev defaults to loopback (DevAllowPrivateTargets).
+	AllowPrivateTargets []string
 	// Replicas of streams and buckets (--replicas, HITL_REPLICAS): 1 for one server, 3 or 5
 	// for a cluster. Default 1.
 	Replicas int
@@ -75,6 +87,8 @@ type Listening struct {
 	HTTP      net.Addr // the bound HTTP address
 	PublicURL string   // the base of links sent out
 	NATS      string   // the NATS URL the process uses (in Dev, the embedded server's)
+	// AllowPrivateTargets is the allow-list of webhook targets and callbacks in effect.
+	AllowPrivateTargets []string
 }
 
 // Defaults.
@@ -115,8 +129,28 @@ func (c Config) validate() error {
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		errs = append(errs, fmt.Errorf("public URL (--public-url, HITL_PUBLIC_URL) must be an absolute http or https URL, not %q", c.PublicURL))
 	}
+	if _, err := egress.New(c.AllowPrivateTargets); err != nil {
+		errs = append(errs, fmt.Errorf("HITL_ALLOW_PRIVATE_TARGETS: %w", err))
+	}
+	if c.CallbackSecret != "" {
+		if _, err := webhook.NewSigner(c.CallbackSecret); err != nil {
+			errs = append(errs, fmt.Errorf("HITL_CALLBACK_SECRET: %w", err))
+		} else if c.CallbackSecret == c.WebhookSecret {
+			errs = append(errs, errors.New("HITL_CALLBACK_SECRET must differ from HITL_WEBHOOK_SECRET (callers choose callback URLs; bots trust the webhook secret)"))
+		}
+	}
+	if c.WebhookSecret != "" {
+		if _, err := webhook.NewSigner(c.WebhookSecret); err != nil {
+			errs = append(errs, fmt.Errorf("HITL_WEBHOOK_SECRET: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// DevAllowPrivateTargets is what Dev allows when AllowPrivateTargets is empty: loopback, so
+// that bots and callback receivers on the same machine work out of the box. Nothing else
+// private is reachable, and the production roles allow none by default.
+var DevAllowPrivateTargets = []string{"127.0.0.0/8", "::1", "localhost"}
 
 func validLevel(l string) bool {
 	switch l {
@@ -155,6 +189,8 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	fs.StringVar(&c.JobWorkflow, "job-workflow", env("HITL_JOB_WORKFLOW", cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)),
 		"workflow the Masumi job API (/start_job) runs (env HITL_JOB_WORKFLOW)")
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
+	allow := fs.String("allow-private-targets", env("HITL_ALLOW_PRIVATE_TARGETS", strings.Join(c.AllowPrivateTargets, ",")),
+		"non-public addresses webhooks and callbacks may reach: CIDRs, addresses, host names or * (env HITL_ALLOW_PRIVATE_TARGETS)")
 	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
 	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
@@ -162,6 +198,8 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	return func() error {
 		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
 		c.WebhookSecret = env("HITL_WEBHOOK_SECRET", c.WebhookSecret)
+		c.CallbackSecret = env("HITL_CALLBACK_SECRET", c.CallbackSecret)
+		c.AllowPrivateTargets = egress.Split(*allow)
 		c.Insecure = *insecure
 		var errs []error
 		var err error

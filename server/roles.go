@@ -159,5 +159,6 @@ func (d *Dev) Run(ctx context.Context) error {
 		c.Insecure = true
 		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
 	}
-	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: dd.Workflows, console: dd.Console})
+	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: dd.Workflows, console: dd.Console,
+		defaultAllow: DevAllowPrivateTargets}) // a local tool: bots and receivers on this machine work
 }

@@ -36,6 +36,8 @@ type process struct {
 	orchestrator, notifier, responder bool
 	workflows                         *hitl.Registry // the orchestrator's
 	console                           io.Writer      // every question printed here when set
+	// defaultAllow is the egress allow-list when none is configured (Dev: loopback).
+	defaultAllow []string
 }
 
 // run connects to NATS, ensures the streams, and runs the selected services and the HTTP
@@ -117,7 +119,7 @@ func run(ctx context.Context, p *process) error {
 		}
 		runners = append(runners, o.Run)
 	}
-	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes}
+	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes, defaultAllow: p.defaultAllow}
 	sys, err := buildSurfaces(d)
 	if err != nil {
 		return err
@@ -131,7 +133,7 @@ func run(ctx context.Context, p *process) error {
 	}
 	if p.responder {
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Routes: routes, Logger: log, Metrics: m})
+			Routes: routes, AllowPrivateTargets: d.allowPrivate(), Logger: log, Metrics: m})
 		if err != nil {
 			return err
 		}
@@ -177,7 +179,7 @@ func run(ctx context.Context, p *process) error {
 		slog.String("nats", c.NATS), slog.Bool("orchestrator", p.orchestrator), slog.Bool("notifier", p.notifier),
 		slog.Bool("responder", p.responder))
 	if c.Ready != nil {
-		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: c.NATS})
+		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: c.NATS, AllowPrivateTargets: d.allowPrivate()})
 	}
 	<-rctx.Done()
 	log.Info("shutting down")

@@ -328,3 +328,64 @@ func portOf(a net.Addr) string {
 	_, port, _ := net.SplitHostPort(a.String())
 	return port
 }
+
+// TestEgressConfig: the allow-list comes from the environment, else the routing file; a
+// literal loopback webhook target is refused at start without it; the callback secret is
+// checked and must not be the webhook secret.
+func TestEgressConfig(t *testing.T) {
+	t.Setenv("HITL_ALLOW_PRIVATE_TARGETS", " 127.0.0.1/32, 10.0.0.0/8,bot.internal ")
+	t.Setenv("HITL_CALLBACK_SECRET", "whsec_Y2FsbGJhY2stc2VjcmV0LWZvci10aGUtdGVzdHM=")
+	n := &server.Notifier{}
+	if err := server.Parse("test", n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(n.AllowPrivateTargets, ",") != "127.0.0.1/32,10.0.0.0/8,bot.internal" ||
+		n.CallbackSecret != "whsec_Y2FsbGJhY2stc2VjcmV0LWZvci10aGUtdGVzdHM=" {
+		t.Fatalf("from the environment: %q %q", n.AllowPrivateTargets, n.CallbackSecret)
+	}
+
+	env := natstest.Single(t)
+	quiet := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, Logger: slog.New(slog.DiscardHandler)}
+	const wh = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	for name, tc := range map[string]struct {
+		cfg  func(*server.Config)
+		want string
+	}{
+		"bad allow-list":      {func(c *server.Config) { c.AllowPrivateTargets = []string{"10.0.0.0/99"} }, "HITL_ALLOW_PRIVATE_TARGETS"},
+		"bad callback secret": {func(c *server.Config) { c.CallbackSecret = "secret" }, "HITL_CALLBACK_SECRET"},
+		"shared secret":       {func(c *server.Config) { c.CallbackSecret, c.WebhookSecret = wh, wh }, "must differ"},
+		"bad webhook secret":  {func(c *server.Config) { c.WebhookSecret = "whsec_c2hvcnQ=" }, "HITL_WEBHOOK_SECRET"},
+		"loopback webhook":    {func(c *server.Config) { c.Webhooks = map[string]string{"bot": "http://127.0.0.1:9/x"} }, "127.0.0.1 is a loopback address"},
+		"metadata webhook":    {func(c *server.Config) { c.Webhooks = map[string]string{"bot": "http://169.254.169.254/"} }, "link-local"},
+		"localhost webhook":   {func(c *server.Config) { c.Webhooks = map[string]string{"bot": "http://localhost:9/x"} }, "localhost is a loopback address"},
+		"allowed, other prefix": {func(c *server.Config) {
+			c.Webhooks = map[string]string{"bot": "http://[::1]:9/x"}
+			c.AllowPrivateTargets = []string{"127.0.0.1"}
+		}, "::1 is a loopback address"},
+	} {
+		c := quiet
+		tc.cfg(&c)
+		err := (&server.Notifier{Config: c}).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", name, err, tc.want)
+		}
+	}
+
+	// The routing file's allow-list opens a loopback target; HITL_ALLOW_PRIVATE_TARGETS would win.
+	path := t.TempDir() + "/hitl.yaml"
+	file := "allow_private_targets: [127.0.0.1, \"::1\"]\nwebhooks:\n  bot: http://127.0.0.1:9/x\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := quiet
+	c.ConfigFile = path
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan []string, 1)
+	c.Ready = func(l server.Listening) { got <- l.AllowPrivateTargets; cancel() }
+	if err := (&server.Notifier{Config: c}).Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err) // stopped at once: a consumer that had not started yet ends with ctx
+	}
+	if a := <-got; strings.Join(a, ",") != "127.0.0.1,::1" {
+		t.Fatalf("allow-list in effect: %q", a)
+	}
+}

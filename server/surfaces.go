@@ -43,6 +43,8 @@ type deps struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	routes  **routing.Routes
+	// defaultAllow is the allow-list when neither the environment nor the file sets one.
+	defaultAllow []string
 }
 
 // env is what every surface is built from.
@@ -55,8 +57,21 @@ func (d deps) env(section string) surface.Env {
 		APITokens: d.cfg.APITokens, PublicURL: d.cfg.PublicURL, Logger: d.log, Metrics: d.metrics, Raw: d.file.Section(section)}
 }
 
+// allowPrivate is the allow-list of webhook targets and callbacks: the flag or the
+// environment, else the routing file, else the role's default (loopback in Dev, none
+// otherwise).
+func (d deps) allowPrivate() []string {
+	if len(d.cfg.AllowPrivateTargets) > 0 {
+		return d.cfg.AllowPrivateTargets
+	}
+	if len(d.file.AllowPrivateTargets) > 0 {
+		return d.file.AllowPrivateTargets
+	}
+	return d.defaultAllow
+}
+
 // webhookSurface is built in: its targets come from --webhooks as well as the file, and
-// its channel also delivers standalone requests' callbacks.
+// its allow-list is also the callbacks'.
 func webhookSurface(d deps) (*surface.Parts, error) {
 	c := d.cfg
 	targets := map[string]string{}
@@ -66,7 +81,7 @@ func webhookSurface(d deps) (*surface.Parts, error) {
 	for name, u := range c.Webhooks { // the environment wins
 		targets[name] = u
 	}
-	wh, err := webhook.New(webhook.Config{Targets: targets, Secret: c.WebhookSecret})
+	wh, err := webhook.New(webhook.Config{Targets: targets, Secret: c.WebhookSecret, AllowPrivate: d.allowPrivate()})
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +121,11 @@ func buildSurfaces(d deps) (*system, error) {
 		errs = append(errs, err)
 	} else {
 		sys.surfaces = append(sys.surfaces, wh)
-		sys.callbacks = wh.Channel.(*webhook.Channel).Callbacks()
+	}
+	if cb, err := webhook.NewCallbacks(webhook.CallbacksConfig{Secret: d.cfg.CallbackSecret, AllowPrivate: d.allowPrivate()}); err != nil {
+		errs = append(errs, err)
+	} else {
+		sys.callbacks = cb
 	}
 	for _, s := range Surfaces {
 		parts, err := s.Build(d.env(s.Name))
@@ -152,6 +171,12 @@ func surfaceNames() []string {
 
 func (sys *system) notifier(d deps) (*notify.Notifier, error) {
 	c := d.cfg
+	if c.CallbackSecret == "" {
+		d.log.Warn("HITL_CALLBACK_SECRET is not set: callbacks to callback_url are unsigned")
+	}
+	if allow := d.allowPrivate(); len(allow) > 0 {
+		d.log.Info("webhooks and callbacks may reach these non-public addresses", slog.String("allow_private_targets", strings.Join(allow, ",")))
+	}
 	cfg := notify.Config{Store: d.store, Routes: sys.routes, Callbacks: sys.callbacks,
 		LinkSecret: []byte(c.LinkSecret), PublicURL: c.PublicURL, Workers: c.Workers, Logger: d.log, Metrics: d.metrics}
 	for _, s := range sys.surfaces {

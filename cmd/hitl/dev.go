@@ -24,9 +24,10 @@ hitl dev is ready (data in %s, NATS at %s)
   API       %s/v1/   workflows: %s
   inbox     %s/inbox
   metrics   %s/metrics
+  egress    webhooks and callback_url may reach %s besides public addresses (HITL_ALLOW_PRIVATE_TARGETS)
   try       curl -s -X POST %s/v1/runs -H 'Content-Type: application/json' -d '{"workflow": "refund", "input": {"order_id": "A-1001", "reason": "arrived damaged"}}'
 Questions appear below, each with the command that answers it. Ctrl-C stops.
-`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, base)
+`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, strings.Join(l.AllowPrivateTargets, ","), base)
 	}
 	return d.Run(ctx)
 }

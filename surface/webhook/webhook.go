@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -18,51 +19,85 @@ import (
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/notify"
 )
 
 // Config of the webhook channel.
 type Config struct {
-	// Targets maps names (assignee "webhook:NAME") to URLs.
+	// Targets maps names (assignee "webhook:NAME") to URLs. A URL whose host is a literal
+	// non-public address (127.0.0.1, 10.0.0.1, [::1], 169.254.169.254) or a localhost name is
+	// refused at New unless AllowPrivate covers it.
 	Targets map[string]string
 	// Secret is the Standard Webhooks signing secret, "whsec_" followed by base64. Empty sends
 	// unsigned requests (allowed only for development).
 	Secret string
-	// Client sends the requests. Default: a client with a 10s timeout.
+	// AllowPrivate lists the non-public addresses and names deliveries may reach anyway:
+	// CIDR prefixes ("10.0.0.0/8"), addresses ("127.0.0.1"), host names ("bot.internal") or
+	// "*" for all (HITL_ALLOW_PRIVATE_TARGETS). Default none: only public unicast addresses,
+	// checked on each address a name resolves to when it is dialled.
+	AllowPrivate []string
+	// Resolver resolves target names for the default client. Default: the system's.
+	Resolver *net.Resolver
+	// Client sends the requests. Default: a client with a 10s timeout that never follows
+	// redirects, ignores proxy variables, and dials only what AllowPrivate allows. A Client
+	// given here is used as it is: it decides itself where it connects.
 	Client *http.Client
+}
+
+// sender posts signed CloudEvents: the part the webhook channel and callbacks share.
+type sender struct {
+	signer *Signer
+	client *http.Client
+	policy *egress.Policy
+}
+
+func newSender(secret string, allow []string, r *net.Resolver, client *http.Client) (*sender, error) {
+	policy, err := egress.New(allow)
+	if err != nil {
+		return nil, fmt.Errorf("allowed private targets: %w", err)
+	}
+	s := &sender{client: client, policy: policy}
+	if s.client == nil {
+		// Many deliveries go to few hosts at once: keep enough idle connections per host
+		// (the default keeps 2) so that concurrent deliveries reuse them.
+		t := policy.Transport(r)
+		t.MaxIdleConnsPerHost = 128
+		s.client = &http.Client{Timeout: 10 * time.Second, Transport: t,
+			// A redirect would re-send the signed body and its respond_url to another host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if secret != "" {
+		sg, err := NewSigner(secret)
+		if err != nil {
+			return nil, err
+		}
+		s.signer = sg
+	}
+	return s, nil
 }
 
 // Channel is the webhook channel.
 type Channel struct {
+	*sender
 	targets map[string]string
-	signer  *Signer
-	client  *http.Client
 }
 
 // New checks every target URL and the secret.
 func New(cfg Config) (*Channel, error) {
-	c := &Channel{targets: map[string]string{}, client: cfg.Client}
-	if c.client == nil {
-		// Many deliveries go to few hosts at once: keep enough idle connections per host
-		// (the default keeps 2) so that concurrent deliveries reuse them.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 128
-		c.client = &http.Client{Timeout: 10 * time.Second, Transport: t,
-			// A redirect would re-send the signed body and its respond_url to another host.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	s, err := newSender(cfg.Secret, cfg.AllowPrivate, cfg.Resolver, cfg.Client)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
+	c := &Channel{sender: s, targets: map[string]string{}}
 	for name, u := range cfg.Targets {
 		if err := checkURL(u); err != nil {
 			return nil, fmt.Errorf("webhook target %q: %w", name, err)
 		}
-		c.targets[name] = u
-	}
-	if cfg.Secret != "" {
-		s, err := NewSigner(cfg.Secret)
-		if err != nil {
-			return nil, err
+		if err := s.policy.CheckURL(u); err != nil {
+			return nil, fmt.Errorf("webhook target %q: %w", name, err)
 		}
-		c.signer = s
+		c.targets[name] = u
 	}
 	return c, nil
 }
@@ -140,7 +175,7 @@ func (c *Channel) Update(ctx context.Context, d notify.Delivery) error {
 	return c.post(ctx, u, d.ID, events.TypeResolved, "resolved/"+d.Request.ID, d.Request, d.Request)
 }
 
-func (c *Channel) post(ctx context.Context, target, deliveryID, typ, eventID string, req *events.Request, data any) error {
+func (c *sender) post(ctx context.Context, target, deliveryID, typ, eventID string, req *events.Request, data any) error {
 	e, err := events.New(typ, eventID, req.ID, data)
 	if err != nil {
 		return fmt.Errorf("%w: %v", notify.ErrPermanent, err)
@@ -162,6 +197,9 @@ func (c *Channel) post(ctx context.Context, target, deliveryID, typ, eventID str
 		hr.Header.Set(HeaderTimestamp, strconv.FormatInt(time.Now().Unix(), 10))
 	}
 	resp, err := c.client.Do(hr)
+	if errors.Is(err, egress.ErrRefused) { // where it resolves to now: a retry cannot help
+		return fmt.Errorf("%w: post to webhook: %w", notify.ErrPermanent, err)
+	}
 	if err != nil {
 		return fmt.Errorf("post to webhook: %w", err)
 	}
@@ -177,23 +215,44 @@ func (c *Channel) post(ctx context.Context, target, deliveryID, typ, eventID str
 	}
 }
 
-// Callbacks delivers the resolved event of standalone requests to their callback_url, signed
-// like every webhook. Its targets are the URLs themselves.
-type Callbacks struct{ *Channel }
+// CallbacksConfig configures the delivery of standalone requests' callback_url.
+type CallbacksConfig struct {
+	// Secret signs callbacks, "whsec_" followed by base64 (HITL_CALLBACK_SECRET). It is not
+	// the bots' webhook secret: whoever creates a request picks its callback_url, and must
+	// not receive bodies signed with the key that bots trust. Empty sends unsigned callbacks.
+	Secret string
+	// AllowPrivate, Resolver and Client are as in Config: by default a callback_url reaches
+	// public addresses only.
+	AllowPrivate []string
+	Resolver     *net.Resolver
+	Client       *http.Client
+}
 
-// Callbacks returns the callback channel, sharing the secret and client of c.
-func (c *Channel) Callbacks() Callbacks { return Callbacks{c} }
+// Callbacks delivers the resolved event of standalone requests to their callback_url, signed
+// per Standard Webhooks with the callback secret. Its targets are the URLs themselves.
+type Callbacks struct{ *sender }
+
+// NewCallbacks checks the secret and the allow-list.
+func NewCallbacks(cfg CallbacksConfig) (*Callbacks, error) {
+	s, err := newSender(cfg.Secret, cfg.AllowPrivate, cfg.Resolver, cfg.Client)
+	if err != nil {
+		return nil, fmt.Errorf("callbacks: %w", err)
+	}
+	return &Callbacks{s}, nil
+}
 
 // Kind is "callback".
-func (Callbacks) Kind() string { return "callback" }
+func (*Callbacks) Kind() string { return "callback" }
 
 // Notify is not used: callbacks only ever receive resolutions.
-func (Callbacks) Notify(context.Context, notify.Delivery) error { return nil }
+func (*Callbacks) Notify(context.Context, notify.Delivery) error { return nil }
 
-// Update posts the resolved CloudEvent to the request's callback_url.
-func (cb Callbacks) Update(ctx context.Context, d notify.Delivery) error {
-	if err := checkURL(d.Target); err != nil {
-		return fmt.Errorf("%w: callback_url %v", notify.ErrPermanent, err)
+// Update posts the resolved CloudEvent to the request's callback_url. A URL the allow-list
+// does not cover (checked again here: the list may have changed since the request was
+// created) is a permanent failure.
+func (cb *Callbacks) Update(ctx context.Context, d notify.Delivery) error {
+	if err := cb.policy.CheckURL(d.Target); err != nil {
+		return fmt.Errorf("%w: callback_url: %w", notify.ErrPermanent, err)
 	}
 	return cb.post(ctx, d.Target, d.ID, events.TypeResolved, "resolved/"+d.Request.ID, d.Request, d.Request)
 }
@@ -212,11 +271,11 @@ type Signer struct{ key []byte }
 func NewSigner(secret string) (*Signer, error) {
 	raw, ok := strings.CutPrefix(secret, "whsec_")
 	if !ok {
-		return nil, errors.New(`webhook secret must start with "whsec_" followed by base64 (HITL_WEBHOOK_SECRET)`)
+		return nil, errors.New(`signing secret must start with "whsec_" followed by base64`)
 	}
 	key, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil || len(key) < 16 {
-		return nil, errors.New("webhook secret: the part after whsec_ must be base64 of at least 16 bytes")
+		return nil, errors.New("signing secret: the part after whsec_ must be base64 of at least 16 bytes")
 	}
 	return &Signer{key: key}, nil
 }
