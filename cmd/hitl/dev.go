@@ -25,8 +25,20 @@ hitl dev is ready (data in %s, NATS at %s)
   inbox     %s/inbox
   metrics   %s/metrics
   try       curl -s -X POST %s/v1/runs -H 'Content-Type: application/json' -d '{"workflow": "refund", "input": {"order_id": "A-1001", "reason": "arrived damaged"}}'
+  connect   your own services, hosts and NATS tools with:
+            export %s
 Questions appear below, each with the command that answers it. Ctrl-C stops.
-`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, base)
+`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, base, shellEnv(l.NATSEnv))
 	}
 	return d.Run(ctx)
+}
+
+// shellEnv quotes KEY=value pairs for a POSIX shell's export.
+func shellEnv(vars []string) string {
+	q := make([]string, len(vars))
+	for i, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		q[i] = k + "='" + strings.ReplaceAll(val, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }
