@@ -80,8 +80,8 @@ func startShippedNATS(t *testing.T) string {
 	port := freePort(t)
 	text := string(conf)
 	for old, repl := range map[string]string{
-		"listen: 127.0.0.1:4222":    "listen: 127.0.0.1:" + port,
-		"http: 127.0.0.1:8222":      "",
+		"listen: 127.0.0.1:4222":   "listen: 127.0.0.1:" + port,
+		"http: 127.0.0.1:8222":     "",
 		"store_dir: /var/lib/nats": "store_dir: " + strings.ReplaceAll(filepath.Join(dir, "js"), `\`, `/`),
 	} {
 		if !strings.Contains(text, old) {
