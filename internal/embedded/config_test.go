@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // deployEnv is what the shipped configs read from nats-server's environment.
@@ -75,6 +76,27 @@ func TestDeployConfigsParse(t *testing.T) {
 			if p, _ := r.User.Password(); r.User == nil || p != "route-pw" {
 				t.Errorf("%s: route %s carries no credentials", f, r.Host)
 			}
+		}
+	}
+}
+
+// A password variable may hold a bcrypt hash instead, so the server keeps no plain password.
+func TestDeployConfigTakesBcryptHashes(t *testing.T) {
+	for k, v := range deployEnv {
+		t.Setenv(k, v)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("notifier-pw"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HITL_NOTIFIER_NATS_PASSWORD", string(hash))
+	opts, err := server.ProcessConfigFile("../../deploy/nats/single.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range opts.Users {
+		if u.Username == "notifier" && u.Password != string(hash) {
+			t.Fatalf("notifier's password %q, want the hash", u.Password)
 		}
 	}
 }
