@@ -283,8 +283,12 @@ func TestShippedNATSPermissions(t *testing.T) {
 	}
 	runID := startRun("")
 	var v view
-	eventually(t, 30*time.Second, func() bool { v = getRun(runID); return len(v.Pending) == 1 },
-		func() string { return "the run's question (status " + v.Status + ")" })
+	// A long-poll (a watch of the run's record under the responder's identity) until the
+	// run asks.
+	eventually(t, 30*time.Second, func() bool {
+		doCall(t, "GET", api+"/v1/runs/"+runID+"/wait?timeout=5s", token, nil).decode(t, &v)
+		return len(v.Pending) == 1
+	}, func() string { return "the run's question (status " + v.Status + ")" })
 	reqID := v.Pending[0].ID
 	smtp.Wait(t, "the notifier's email", func() bool { return smtp.Count(reqID, "request") == 1 })
 
@@ -350,6 +354,34 @@ func TestShippedNATSPermissions(t *testing.T) {
 		func() string { return "the run to time out (status " + v.Status + ")" })
 	if string(v.Result) != `"timed out"` {
 		t.Fatalf("result of the timed-out run %s", v.Result)
+	}
+
+	// Cancels: a run's (the orchestrator cancels its pending request at the gate) and a
+	// standalone request's (the responder's), after a request listing.
+	cancelled := startRun("")
+	eventually(t, 30*time.Second, func() bool { v = getRun(cancelled); return len(v.Pending) == 1 },
+		func() string { return "the question of the run to cancel (status " + v.Status + ")" })
+	if c := doCall(t, "POST", api+"/v1/runs/"+cancelled+"/cancel", token, nil); c.Status != 202 {
+		t.Fatalf("cancel the run: %d %s", c.Status, c.Body)
+	}
+	eventually(t, 30*time.Second, func() bool { v = getRun(cancelled); return v.Status == "cancelled" },
+		func() string { return "the run to be cancelled (status " + v.Status + ")" })
+	sr := doCall(t, "POST", api+"/v1/requests", token, map[string]any{"title": "Standalone?", "timeout": "30m"})
+	if sr.Status != 201 {
+		t.Fatalf("a standalone request: %d %s", sr.Status, sr.Body)
+	}
+	var standalone struct{ ID string }
+	sr.decode(t, &standalone)
+	if l := doCall(t, "GET", api+"/v1/requests?status=pending", token, nil); l.Status != 200 || !strings.Contains(string(l.Body), standalone.ID) {
+		t.Fatalf("list pending requests: %d %s", l.Status, l.Body)
+	}
+	if c := doCall(t, "POST", api+"/v1/requests/"+standalone.ID+"/cancel", token, nil); c.Status != 200 {
+		t.Fatalf("cancel the standalone request: %d %s", c.Status, c.Body)
+	}
+	var sv struct{ Status string }
+	doCall(t, "GET", api+"/v1/requests/"+standalone.ID, token, nil).decode(t, &sv)
+	if sv.Status != string(events.StatusCancelled) {
+		t.Fatalf("the standalone request after its cancel: %s", sv.Status)
 	}
 
 	mu.Lock()
