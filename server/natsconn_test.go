@@ -356,3 +356,15 @@ func startDev(t *testing.T, data string) (l server.Listening, stop func()) {
 	}
 	return server.Listening{}, stop
 }
+
+// Dev's --nats is one address to listen on: a URL with credentials or a list is refused,
+// without showing the password.
+func TestDevRefusesAListenURLWithCredentials(t *testing.T) {
+	for _, addr := range []string{"nats://ada:hunter2-secret@127.0.0.1:4222", "127.0.0.1:4222,127.0.0.1:4223"} {
+		d := &server.Dev{Data: t.TempDir(), Config: server.Config{NATS: addr, HTTP: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}}
+		err := d.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "one host:port") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("dev on %s: %v", server.RedactURL(addr), err)
+		}
+	}
+}
