@@ -50,10 +50,13 @@ func TestHostModule(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	api := "http://" + dev.HTTP.String()
 
-	// The team's binary, configured like every hitl service.
+	// The team's binary, configured like every hitl service, with the credentials dev prints.
+	if len(dev.NATSEnv) < 3 {
+		t.Fatalf("dev gave no NATS credentials: %q", dev.NATSEnv)
+	}
 	hostHTTP := "127.0.0.1:" + freePort(t)
-	host := exec.Command(bin, "--nats", natsAddr, "--http", hostHTTP)
-	host.Env = append(os.Environ(), "HITL_LOG_LEVEL=debug")
+	host := exec.Command(bin, "--http", hostHTTP)
+	host.Env = append(append(os.Environ(), "HITL_LOG_LEVEL=debug"), dev.NATSEnv...)
 	host.Stdout, host.Stderr = tWriter{t}, tWriter{t}
 	if err := host.Start(); err != nil {
 		t.Fatal(err)

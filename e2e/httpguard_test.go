@@ -20,6 +20,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/respond"
+	"github.com/hitl-dev/hitl/server"
 	"github.com/hitl-dev/hitl/store"
 )
 
@@ -71,9 +72,14 @@ func runCount(t *testing.T, st *store.Store) int {
 	return n
 }
 
-func devStore(t *testing.T, natsURL string) *store.Store {
+func devStore(t *testing.T, dev server.Listening) *store.Store {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
+	vars := map[string]string{}
+	for _, kv := range dev.NATSEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	nc, err := nats.Connect(vars["HITL_NATS"], nats.UserInfo(vars["HITL_NATS_USER"], vars["HITL_NATS_PASSWORD"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +107,7 @@ func TestDevRefusesCrossSite(t *testing.T) {
 	dev, _ := startDevListening(t, t.TempDir())
 	base := "http://" + dev.HTTP.String()
 	_, port, _ := net.SplitHostPort(dev.HTTP.String())
-	st := devStore(t, dev.NATS)
+	st := devStore(t, dev)
 	startBody := func(order string) string {
 		return `{"workflow": "refund", "input": {"order_id": "` + order + `", "reason": "arrived damaged"}}`
 	}
@@ -212,7 +218,7 @@ func TestDevRefusesCrossSiteInBrowser(t *testing.T) {
 	dev, _ := startDevListening(t, t.TempDir())
 	base := "http://" + dev.HTTP.String()
 	_, port, _ := net.SplitHostPort(dev.HTTP.String())
-	st := devStore(t, dev.NATS)
+	st := devStore(t, dev)
 	// rebind.example resolves to dev's loopback address, as after a DNS rebinding.
 	b := newBrowser(t, chromedp.Flag("host-resolver-rules", "MAP rebind.example 127.0.0.1"))
 

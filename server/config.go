@@ -27,6 +27,12 @@ type Config struct {
 	// list of them (--nats, HITL_NATS, else NATS_URL). In Dev it is also where the embedded
 	// server listens. Default "127.0.0.1:4222".
 	NATS string
+	// NATSAuth is how to authenticate to NATS and check its TLS certificate: creds, nkey,
+	// user and password, or token, and a CA and client certificate (HITL_NATS_CREDS,
+	// HITL_NATS_NKEY, HITL_NATS_USER, HITL_NATS_PASSWORD, HITL_NATS_TOKEN, HITL_NATS_TLS_CA,
+	// HITL_NATS_TLS_CERT, HITL_NATS_TLS_KEY; see NATSAuth). Default none. In Dev, the
+	// credentials of the embedded server.
+	NATSAuth NATSAuth
 	// HTTP is the listen address of /metrics, /healthz and, on a responder, the API and the
 	// pages people answer on (--http, HITL_HTTP). Default "127.0.0.1:8080", loopback only:
 	// serving other machines is explicit, e.g. ":8080".
@@ -76,7 +82,9 @@ type Config struct {
 	JobWorkflow string
 
 	// Logger receives the service's logs. Default: a text logger on stderr at LogLevel.
-	Logger *slog.Logger
+	Logger  *slog.Logger
+	natsEnv []string // in Dev: the variables that connect to the embedded server
+
 	// Ready, when set, is called once the process serves, with where it listens: tests and
 	// tools that start a service on port 0 learn its address.
 	Ready func(Listening)
@@ -86,9 +94,12 @@ type Config struct {
 type Listening struct {
 	HTTP      net.Addr // the bound HTTP address
 	PublicURL string   // the base of links sent out
-	NATS      string   // the NATS URL the process uses (in Dev, the embedded server's)
+	NATS      string   // the NATS URL the process uses (in Dev, the embedded server's), password redacted
 	// AllowPrivateTargets is the allow-list of webhook targets and callbacks in effect.
 	AllowPrivateTargets []string
+	// NATSEnv, in Dev, are the HITL_NATS* variables (KEY=value, the password included) that
+	// connect services, the CLI and a team's own host to the embedded server.
+	NATSEnv []string
 }
 
 // Defaults.
@@ -144,6 +155,9 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("HITL_WEBHOOK_SECRET: %w", err))
 		}
 	}
+	if err := c.NATSAuth.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -194,6 +208,7 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
 	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
+	natsSecrets := c.NATSAuth.flags(fs)
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
 	return func() error {
 		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
@@ -201,6 +216,7 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		c.CallbackSecret = env("HITL_CALLBACK_SECRET", c.CallbackSecret)
 		c.AllowPrivateTargets = egress.Split(*allow)
 		c.Insecure = *insecure
+		natsSecrets()
 		var errs []error
 		var err error
 		if *webhooks != "" {
@@ -239,7 +255,13 @@ func DevLinkSecret(dataDir string) (string, error) {
 	if s := os.Getenv("HITL_LINK_SECRET"); s != "" {
 		return s, nil
 	}
-	path := filepath.Join(dataDir, "link-secret")
+	return keepSecret(dataDir, "link-secret", "link secret")
+}
+
+// keepSecret returns the secret in dataDir/name, created (32 random bytes, hex, mode 0600)
+// when missing or shorter than 16 characters.
+func keepSecret(dataDir, name, what string) (string, error) {
+	path := filepath.Join(dataDir, name)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -250,7 +272,7 @@ func DevLinkSecret(dataDir string) (string, error) {
 		return "", err
 	}
 	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keep link secret: %w", err)
+		return "", fmt.Errorf("keep %s: %w", what, err)
 	}
 	return s, nil
 }

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -102,9 +104,11 @@ func (r *Responder) Run(ctx context.Context) error {
 }
 
 // Dev is everything in one process on an embedded JetStream server with file storage under
-// Data: `hitl dev`. The embedded server listens on Config.NATS so that NATS tools and
-// separately started services (your own Orchestrator, say) can attach. Restarting on the
-// same data directory keeps every run and request.
+// Data: `hitl dev`. The embedded server listens on Config.NATS (loopback unless a host is
+// given) so that NATS tools and separately started services (your own Orchestrator, say)
+// can attach, with the credentials of DevNATSAuth: Listening.NATSEnv gives them as the
+// HITL_NATS_* variables those read. Restarting on the same data directory keeps every run,
+// request and the credentials.
 type Dev struct {
 	Config
 	// Data is the directory of the embedded server's file storage and of the link secret
@@ -134,6 +138,28 @@ func (d Dev) WithDefaults() Dev {
 	return d
 }
 
+// devNATSAddr is where Dev's embedded server listens: host:port from --nats, with a missing
+// host meaning loopback, never every interface; binding elsewhere takes an explicit host.
+func devNATSAddr(nats string) (string, error) {
+	addr := strings.TrimPrefix(nats, "nats://")
+	if strings.Contains(addr, ",") || strings.Contains(addr, "@") || strings.Contains(addr, "://") {
+		return "", fmt.Errorf("hitl dev: --nats is where the embedded server listens, one host:port, not %q", RedactURL(nats))
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("hitl dev: --nats %q: %w", addr, err)
+	}
+	return net.JoinHostPort(cmp.Or(host, "127.0.0.1"), port), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Run starts the embedded server and every service, and serves until ctx ends.
 func (d *Dev) Run(ctx context.Context) error {
 	dd := d.WithDefaults()
@@ -142,14 +168,26 @@ func (d *Dev) Run(ctx context.Context) error {
 	}
 	c, data := dd.Config, dd.Data
 	log := c.Logger
-	addr := strings.TrimPrefix(c.NATS, "nats://")
-	srv, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "jetstream"), Addr: addr, ServerName: "hitl-dev"})
+	addr, err := devNATSAddr(c.NATS)
+	if err != nil {
+		return err
+	}
+	if c.NATSAuth, err = DevNATSAuth(data, c.NATSAuth); err != nil {
+		return err
+	}
+	srv, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "jetstream"), Addr: addr, ServerName: "hitl-dev",
+		User: c.NATSAuth.User, Password: c.NATSAuth.Password, Token: c.NATSAuth.Token})
 	if err != nil {
 		return fmt.Errorf("start embedded JetStream on %s (data in %s): %w", addr, data, err)
 	}
 	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
+		log.Warn("the embedded NATS listens beyond this machine: anyone who reaches it and has the credentials can decide requests",
+			slog.String("nats", addr))
+	}
 	log.Info("embedded JetStream started", "nats", srv.ClientURL(), "data", data)
 	c.NATS = srv.ClientURL()
+	c.natsEnv = c.NATSAuth.env(c.NATS)
 	if c.LinkSecret == "" {
 		if c.LinkSecret, err = DevLinkSecret(data); err != nil {
 			return err

@@ -48,16 +48,13 @@ func run(ctx context.Context, p *process) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	nc, err := nats.Connect(natsURL(c.NATS), nats.Name("hitl"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", slog.Any("err", err))
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", slog.String("url", nc.ConnectedUrl())) }))
+	opts, err := natsOptions(c)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", c.NATS, err)
+		return err
+	}
+	nc, err := nats.Connect(natsURL(c.NATS), opts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", RedactURL(c.NATS), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -176,10 +173,10 @@ func run(ctx context.Context, p *process) error {
 		}
 	}()
 	log.Info("hitl serving", slog.String("http", ln.Addr().String()), slog.String("public_url", c.PublicURL),
-		slog.String("nats", c.NATS), slog.Bool("orchestrator", p.orchestrator), slog.Bool("notifier", p.notifier),
+		slog.String("nats", RedactURL(c.NATS)), slog.Bool("orchestrator", p.orchestrator), slog.Bool("notifier", p.notifier),
 		slog.Bool("responder", p.responder))
 	if c.Ready != nil {
-		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: c.NATS, AllowPrivateTargets: d.allowPrivate()})
+		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: RedactURL(c.NATS), NATSEnv: c.natsEnv, AllowPrivateTargets: d.allowPrivate()})
 	}
 	<-rctx.Done()
 	log.Info("shutting down")

@@ -196,34 +196,51 @@ func WorkflowOfConsumer(durable string) (string, bool) {
 }
 
 // Ensure creates or updates every stream, bucket and consumer. It is idempotent and safe to
-// call from many processes at once.
+// call from many processes at once. What already exists as declared is left alone, so that
+// on a server with least-privilege identities (deploy/nats) a service whose identity may
+// only read stream and consumer info starts once an orchestrator (or an admin) has created
+// them; until then it fails, saying so.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, sc := range cfg.StreamConfigs() {
-		if st, err := js.Stream(ctx, sc.Name); err == nil && sameStream(st.CachedInfo().Config, sc) {
+		if st, err := js.Stream(ctx, sc.Name); err == nil && same(st.CachedInfo().Config, sc) {
 			continue // unchanged: an update would only race the consumers other services create
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+			return fmt.Errorf("ensure stream %s: %w%s", sc.Name, err, hint)
 		}
 	}
 	for _, kc := range cfg.BucketConfigs() {
+		if kv, err := js.KeyValue(ctx, kc.Bucket); err == nil {
+			if st, err := kv.Status(ctx); err == nil {
+				if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok && same(bs.Config(), kc) {
+					continue
+				}
+			}
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
-			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
+			return fmt.Errorf("ensure bucket %s: %w%s", kc.Bucket, err, hint)
 		}
 	}
 	for stream, ccs := range cfg.ConsumerConfigs() {
 		for _, cc := range ccs {
+			if c, err := js.Consumer(ctx, stream, cc.Durable); err == nil && same(c.CachedInfo().Config, cc) {
+				continue
+			}
 			if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
-				return fmt.Errorf("ensure consumer %s on %s: %w", cc.Durable, stream, err)
+				return fmt.Errorf("ensure consumer %s on %s: %w%s", cc.Durable, stream, err, hint)
 			}
 		}
 	}
 	return nil
 }
 
-// sameStream reports whether the stream has every setting want declares: each field set in
-// want (non-zero) equals the stream's. Fields want leaves zero take the server's defaults.
-func sameStream(have, want jetstream.StreamConfig) bool {
+// hint ends Ensure's errors: the likely cause on a server with least-privilege identities.
+const hint = " (missing or different from what this release declares; with the shipped NATS permissions only the " +
+	"orchestrator's identity or an admin may create or update it: start an orchestrator first, see docs/nats-security.md)"
+
+// same reports whether have has every setting want declares: each field set in want
+// (non-zero) equals have's. Fields want leaves zero take the server's defaults.
+func same[T any](have, want T) bool {
 	h, w := reflect.ValueOf(have), reflect.ValueOf(want)
 	for i := range w.NumField() {
 		if f := w.Field(i); !f.IsZero() && !reflect.DeepEqual(f.Interface(), h.Field(i).Interface()) {
@@ -253,3 +270,6 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream) (Buckets, error) {
 	}
 	return b, nil
 }
+
+// sameStream is same for stream configs.
+func sameStream(have, want jetstream.StreamConfig) bool { return same(have, want) }

@@ -26,8 +26,20 @@ hitl dev is ready (data in %s, NATS at %s)
   metrics   %s/metrics
   egress    webhooks and callback_url may reach %s besides public addresses (HITL_ALLOW_PRIVATE_TARGETS)
   try       curl -s -X POST %s/v1/runs -H 'Content-Type: application/json' -d '{"workflow": "refund", "input": {"order_id": "A-1001", "reason": "arrived damaged"}}'
+  connect   your own services, hosts and NATS tools with:
+            export %s
 Questions appear below, each with the command that answers it. Ctrl-C stops.
-`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, strings.Join(l.AllowPrivateTargets, ","), base)
+`, d.Data, l.NATS, base, strings.Join(d.Workflows.Names(), ", "), base, base, strings.Join(l.AllowPrivateTargets, ","), base, shellEnv(l.NATSEnv))
 	}
 	return d.Run(ctx)
+}
+
+// shellEnv quotes KEY=value pairs for a POSIX shell's export.
+func shellEnv(vars []string) string {
+	q := make([]string, len(vars))
+	for i, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		q[i] = k + "='" + strings.ReplaceAll(val, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

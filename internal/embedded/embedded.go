@@ -20,6 +20,10 @@ type Options struct {
 	Addr string
 	// Name of the server; defaults to the NATS generated id.
 	ServerName string
+	// User and Password, when set, are the one identity clients must present; Token, when
+	// set, the token they must present instead. Default none: any client may connect (the
+	// test servers, which listen on loopback only).
+	User, Password, Token string
 	// Cluster, when set, joins the server to a cluster: its own route listener and its peers.
 	Cluster *Cluster
 }
@@ -34,11 +38,14 @@ type Cluster struct {
 // Start starts the server and waits until it accepts connections.
 func Start(o Options) (*server.Server, error) {
 	opts := &server.Options{
-		ServerName: o.ServerName,
-		JetStream:  true,
-		StoreDir:   o.StoreDir,
-		NoSigs:     true,
-		NoLog:      true,
+		ServerName:    o.ServerName,
+		JetStream:     true,
+		StoreDir:      o.StoreDir,
+		NoSigs:        true,
+		NoLog:         true,
+		Username:      o.User,
+		Password:      o.Password,
+		Authorization: o.Token,
 	}
 	switch o.Addr {
 	case "-":
