@@ -25,7 +25,7 @@ type Config struct {
 	// list of them (--nats, HITL_NATS, else NATS_URL). In Dev it is also where the embedded
 	// server listens. Default "127.0.0.1:4222".
 	NATS string
-	// HTTP is the listen address of /metrics, /healthz and, on a responder, the API and the
+	// HTTP is the listen address of /metrics, /healthz, /readyz and, on a responder, the API and the
 	// pages people answer on (--http, HITL_HTTP). Default ":8080".
 	HTTP string
 	// PublicURL is the base of links sent to people and bots (--public-url, HITL_PUBLIC_URL,
@@ -63,7 +63,8 @@ type Config struct {
 
 	// Logger receives the service's logs. Default: a text logger on stderr at LogLevel.
 	Logger *slog.Logger
-	// Ready, when set, is called once the process serves, with where it listens: tests and
+	// Ready, when set, is called once the process is ready (streams ensured, services running;
+	// /readyz answers 200 from then), with where it listens: tests and
 	// tools that start a service on port 0 learn its address.
 	Ready func(Listening)
 }
