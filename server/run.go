@@ -191,6 +191,7 @@ func run(ctx context.Context, p *process) error {
 		c.Ready(Listening{HTTP: ln.Addr(), PublicURL: c.PublicURL, NATS: c.NATS})
 	}
 	<-rctx.Done()
+	h.stopping.Store(true)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -266,10 +267,12 @@ func retryStart(ctx context.Context, log *slog.Logger, what string, fn func(cont
 //   - /healthz: 200 while the process is connected to NATS, else 503 (its meaning since the
 //     first release: a liveness check of the process and its connection).
 //   - /readyz: 200 once the streams are ensured and every service runs, while connected to
-//     NATS; 503 before (starting) and while disconnected. Send traffic by this one.
+//     NATS; 503 before (starting), while disconnected, and once shutting down (stopping).
+//     Send traffic by this one.
 type health struct {
-	nc    atomic.Pointer[nats.Conn]
-	ready atomic.Pointer[http.ServeMux] // the services' routes, set once they run
+	nc       atomic.Pointer[nats.Conn]
+	ready    atomic.Pointer[http.ServeMux] // the services' routes, set once they run
+	stopping atomic.Bool                   // shutting down: not ready any more
 }
 
 func (h *health) connected() bool {
@@ -287,6 +290,8 @@ func (h *health) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (h *health) readyz(w http.ResponseWriter, _ *http.Request) {
 	switch {
+	case h.stopping.Load():
+		writeStatus(w, http.StatusServiceUnavailable, "stopping")
 	case h.ready.Load() == nil:
 		writeStatus(w, http.StatusServiceUnavailable, "starting")
 	case !h.connected():
