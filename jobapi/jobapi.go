@@ -18,6 +18,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/idempotency"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -249,7 +250,30 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) *apiError {
 			return errorf(http.StatusInternalServerError, "internal", "encode input: "+err.Error())
 		}
 	}
-	run, err := s.cfg.Store.StartRun(r.Context(), s.cfg.Workflow, in)
+	key, err := idempotency.FromRequest(r)
+	if err != nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: err.Error(),
+			Fields: []input.FieldError{{Path: idempotency.Header, Message: err.Error()}}}
+	}
+	var run *store.Run
+	if key == "" {
+		run, err = s.cfg.Store.StartRun(r.Context(), s.cfg.Workflow, in)
+	} else {
+		var id string
+		var replayed bool
+		id, replayed, err = idempotency.Claim(r.Context(), s.cfg.Store.Buckets().Idempotency, "start_job",
+			idempotency.Scope(r), key, &b)
+		if errors.Is(err, idempotency.ErrKeyReused) {
+			return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+				"this Idempotency-Key was used with a different body; use a new key for a new job")
+		}
+		if err == nil {
+			if replayed {
+				w.Header().Set(idempotency.ReplayedHeader, "true")
+			}
+			run, err = s.cfg.Store.StartRunID(r.Context(), id, s.cfg.Workflow, in)
+		}
+	}
 	if err != nil {
 		return storeError(err, "job")
 	}

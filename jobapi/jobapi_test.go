@@ -693,3 +693,94 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// startKeyed is POST /start_job with an Idempotency-Key.
+func startKeyed(t *testing.T, url, key string, body any) (resp, http.Header) {
+	t.Helper()
+	j, _ := json.Marshal(body)
+	req, err := http.NewRequest("POST", url+"/start_job", bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, body: b}, res.Header
+}
+
+// jobCount counts the runs of a workflow.
+func (s *system) jobCount(workflow string) int {
+	s.t.Helper()
+	ctx := context.Background()
+	keys, err := s.st.Buckets().Runs.ListKeys(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for k := range keys.Keys() {
+		if run, _, err := s.st.Run(ctx, k); err == nil && run.Workflow == workflow {
+			n++
+		}
+	}
+	return n
+}
+
+// start_job with an Idempotency-Key: a retry is the same job with the same answer, another
+// body is 422, concurrent duplicates make one job, a bad key is 400; the job still runs.
+func TestStartJobIdempotencyKey(t *testing.T) {
+	s := setup(t)
+	body := map[string]any{"input_data": map[string]any{"text": "hello"}, "identifier_from_purchaser": "p-1"}
+	first, h1 := startKeyed(t, s.url, "job-1", body)
+	retry, h2 := startKeyed(t, s.url, "job-1", body)
+	if first.status != 200 || retry.status != 200 || string(first.body) != string(retry.body) ||
+		h1.Get("Idempotent-Replayed") != "" || h2.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("first %d %s, retry %d %v %s", first.status, first.body, retry.status, h2, retry.body)
+	}
+	var v jobapi.StartJobResponse
+	mustDecode(t, first.body, &v)
+	if v.JobID == "" || v.IdentifierFromPurchaser != "p-1" {
+		t.Fatalf("start_job answered %s", first.body)
+	}
+	if n := s.jobCount(jobapi.DefaultWorkflow); n != 1 {
+		t.Fatalf("%d jobs, want 1", n)
+	}
+	// The identifier is part of the body: another one with the same key is refused.
+	other := map[string]any{"input_data": map[string]any{"text": "hello"}, "identifier_from_purchaser": "p-2"}
+	if r, _ := startKeyed(t, s.url, "job-1", other); r.status != http.StatusUnprocessableEntity ||
+		r.json(t)["error"].(map[string]any)["code"] != "idempotency_key_reused" {
+		t.Fatalf("other body: %d %s", r.status, r.body)
+	}
+	if r, _ := startKeyed(t, s.url, strings.Repeat("x", 300), body); r.status != http.StatusBadRequest ||
+		!strings.Contains(string(r.body), "invalid_idempotency_key") {
+		t.Fatalf("long key: %d %s", r.status, r.body)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 12)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := startKeyed(t, s.url, "job-burst", map[string]any{"input_data": map[string]any{"text": "burst"}})
+			var v jobapi.StartJobResponse
+			if r.status == 200 && json.Unmarshal(r.body, &v) == nil {
+				ids[i] = v.JobID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] == "" || ids[i] != ids[0] {
+			t.Fatalf("concurrent start_jobs answered %v", ids)
+		}
+	}
+	if n := s.jobCount(jobapi.DefaultWorkflow); n != 2 {
+		t.Fatalf("%d jobs, want 2", n)
+	}
+	// The job runs as any other: it asks for approval.
+	await(t, s.url, v.JobID, func(v jobapi.JobStatus) bool { return v.Status == jobapi.StatusAwaitingInput })
+}

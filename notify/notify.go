@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
@@ -348,13 +349,43 @@ func (n *Notifier) deadLetter(ctx context.Context, k, kind, reason string) {
 	}
 }
 
+// record writes a delivery's record. The delivery has happened (or is given up), so a
+// failed write is retried as a write, with backoff, rather than left to the redelivery of
+// the event, which would deliver again: a Put of the same record is idempotent, so a write
+// that landed with its ack lost does no harm. It outlives the handler's context by up to
+// recordTimeout, so that a notifier stopping right after a delivery still records it. Only
+// a write that fails for all of recordAttempts (JetStream unreachable for seconds), or a
+// closed connection, returns the error: the event is then redelivered and the delivery
+// repeated, with the same Delivery.ID.
 func (n *Notifier) record(ctx context.Context, k string, rec deliveryRecord) error {
 	b, _ := json.Marshal(rec)
-	if _, err := n.cfg.Store.Buckets().Deliveries.Put(ctx, k, b); err != nil {
-		return fmt.Errorf("record delivery %s: %w", k, err)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	kv := n.cfg.Store.Buckets().Deliveries
+	var err error
+	for attempt := range recordAttempts {
+		if _, err = kv.Put(wctx, k, b); err == nil {
+			return nil
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) || n.cfg.Store.JetStream().Conn().IsClosed() {
+			break // this process is going away
+		}
+		n.log.Warn("delivery record not written yet; retrying", slog.String("key", k), slog.Int("attempt", attempt+1),
+			slog.Any("err", err))
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("record delivery %s: %w", k, err)
+		case <-time.After(min(25*time.Millisecond<<attempt, time.Second)):
+		}
 	}
-	return nil
+	return fmt.Errorf("record delivery %s: %w", k, err)
 }
+
+// recordAttempts and recordTimeout bound record's retries (about 4 s of backoff).
+const (
+	recordAttempts = 8
+	recordTimeout  = 15 * time.Second
+)
 
 // DeliveryStatus reads what the notifier recorded for one delivery: "delivered",
 // "dead_letter" (with the reason), or "" when nothing is recorded.

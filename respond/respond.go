@@ -22,6 +22,7 @@ import (
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/egress"
+	"github.com/hitl-dev/hitl/internal/idempotency"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -249,10 +250,19 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	// pending without a timer or a notification.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
+	id, replayed, aerr := s.claim(wctx, w, r, "requests", &b)
+	if aerr != nil {
+		return aerr
+	}
+	if id != "" {
+		req.ID = id // CreateRequest of an existing id returns it as it stands
+	}
 	if err := s.cfg.Store.CreateRequest(wctx, &req); err != nil {
 		return storeError(err, "request")
 	}
-	s.cfg.Metrics.RequestCreated(&req)
+	if !replayed {
+		s.cfg.Metrics.RequestCreated(&req)
+	}
 	w.Header().Set("Location", "/v1/requests/"+req.ID)
 	writeJSON(w, http.StatusCreated, &req)
 	return nil
@@ -519,13 +529,50 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, _ caller) *api
 		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the run failed validation",
 			Fields: []input.FieldError{{Path: "workflow", Message: msg}}}
 	}
-	run, err := s.cfg.Store.StartRun(r.Context(), b.Workflow, b.Input)
+	id, _, aerr := s.claim(r.Context(), w, r, "runs", &b)
+	if aerr != nil {
+		return aerr
+	}
+	var run *store.Run
+	var err error
+	if id != "" {
+		run, err = s.cfg.Store.StartRunID(r.Context(), id, b.Workflow, b.Input)
+	} else {
+		run, err = s.cfg.Store.StartRun(r.Context(), b.Workflow, b.Input)
+	}
 	if err != nil {
 		return storeError(err, "run")
 	}
 	w.Header().Set("Location", "/v1/runs/"+run.ID)
 	writeJSON(w, http.StatusCreated, s.view(r.Context(), run))
 	return nil
+}
+
+// claim honours the Idempotency-Key header of a creating call (package idempotency): it
+// returns the id of the resource to create, "" without a key, and replayed when the key was
+// seen before with the same body (the answer then says Idempotent-Replayed: true). body is
+// the decoded request body.
+func (s *Server) claim(ctx context.Context, w http.ResponseWriter, r *http.Request, endpoint string, body any) (string, bool, *apiError) {
+	key, err := idempotency.FromRequest(r)
+	if err != nil {
+		return "", false, &apiError{Status: http.StatusBadRequest, Code: "invalid_idempotency_key", Message: err.Error(),
+			Fields: []input.FieldError{{Path: idempotency.Header, Message: err.Error()}}}
+	}
+	if key == "" {
+		return "", false, nil
+	}
+	id, replayed, err := idempotency.Claim(ctx, s.cfg.Store.Buckets().Idempotency, endpoint, idempotency.Scope(r), key, body)
+	if errors.Is(err, idempotency.ErrKeyReused) {
+		return "", false, errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"this Idempotency-Key was used with a different body; use a new key for a new "+strings.TrimSuffix(endpoint, "s"))
+	}
+	if err != nil {
+		return "", false, storeError(err, endpoint)
+	}
+	if replayed {
+		w.Header().Set(idempotency.ReplayedHeader, "true")
+	}
+	return id, replayed, nil
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {

@@ -33,7 +33,7 @@ type Config struct {
 	// HITL_NATS_TLS_CERT, HITL_NATS_TLS_KEY; see NATSAuth). Default none. In Dev, the
 	// credentials of the embedded server.
 	NATSAuth NATSAuth
-	// HTTP is the listen address of /metrics, /healthz and, on a responder, the API and the
+	// HTTP is the listen address of /metrics, /healthz, /readyz and, on a responder, the API and the
 	// pages people answer on (--http, HITL_HTTP). Default "127.0.0.1:8080", loopback only:
 	// serving other machines is explicit, e.g. ":8080".
 	HTTP string
@@ -85,7 +85,8 @@ type Config struct {
 	Logger  *slog.Logger
 	natsEnv []string // in Dev: the variables that connect to the embedded server
 
-	// Ready, when set, is called once the process serves, with where it listens: tests and
+	// Ready, when set, is called once the process is ready (streams ensured, services running;
+	// /readyz answers 200 from then), with where it listens: tests and
 	// tools that start a service on port 0 learn its address.
 	Ready func(Listening)
 }

@@ -9,6 +9,6 @@
 //	}
 //
 // Main parses the flags and HITL_* environment variables every hitl command shares (see
-// Config), logs to stderr, serves /metrics and /healthz, and stops cleanly on SIGINT or
+// Config), logs to stderr, serves /metrics, /healthz and /readyz, and stops cleanly on SIGINT or
 // SIGTERM.
 package server

@@ -158,6 +158,9 @@ func TestRolesServeTogether(t *testing.T) {
 		if code, body := call(t, "GET", "http://"+addr+"/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
 			t.Errorf("%s /healthz: %d %s", name, code, body)
 		}
+		if code, body := call(t, "GET", "http://"+addr+"/readyz", ""); code != 200 || !strings.Contains(body, `"ready"`) {
+			t.Errorf("%s /readyz: %d %s", name, code, body)
+		}
 		if code, body := call(t, "GET", "http://"+addr+"/metrics", ""); code != 200 || !strings.Contains(body, "hitl_") {
 			t.Errorf("%s /metrics: %d", name, code)
 		}

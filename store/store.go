@@ -383,10 +383,33 @@ func CheckAnswer(r *events.Request, resp *events.Response) error {
 // on; it waits in the stream until one does. The record exists at once so that it can be
 // read; the orchestrator that picks the run up moves it on from queued.
 func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessage) (*Run, error) {
+	return s.startRun(ctx, uuid.NewString(), workflow, in)
+}
+
+// StartRunID is StartRun with the run's id chosen by the caller (derived from an
+// Idempotency-Key): when a run with that id exists it is returned as it stands and nothing
+// is published; otherwise the run is started as by StartRun. Calls for one id that overlap
+// start one run: their run.started commands share an event id, which the stream's
+// duplicate window (2 minutes) drops.
+func (s *Store) StartRunID(ctx context.Context, id, workflow string, in json.RawMessage) (*Run, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("start run: id %q is not a UUID", id)
+	}
+	run, _, err := s.Run(ctx, id)
+	if err == nil {
+		return run, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return s.startRun(ctx, id, workflow, in)
+}
+
+func (s *Store) startRun(ctx context.Context, id, workflow string, in json.RawMessage) (*Run, error) {
 	if err := events.ValidWorkflowName(workflow); err != nil {
 		return nil, fmt.Errorf("start run: %w", err)
 	}
-	run := &Run{ID: uuid.NewString(), Workflow: workflow, Input: in, Status: events.RunQueued}
+	run := &Run{ID: id, Workflow: workflow, Input: in, Status: events.RunQueued}
 	run.CreatedAt = time.Now().UTC()
 	run.UpdatedAt = run.CreatedAt
 	if _, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunStarted, workflow, run.ID), events.TypeRunStarted,

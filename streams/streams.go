@@ -52,7 +52,13 @@ const (
 	BucketRequests   = "hitl_requests"   // request id → request record (question, status, answer)
 	BucketTimers     = "hitl_timers"     // request id → deadline, as a per-key TTL
 	BucketDeliveries = "hitl_deliveries" // request.channel.target → delivery record (idempotency, dead letters)
+	// BucketIdempotency: hash of (endpoint, caller, Idempotency-Key) → body fingerprint and
+	// resource id, kept IdempotencyTTL.
+	BucketIdempotency = "hitl_idempotency"
 )
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered (the bucket's MaxAge).
+const IdempotencyTTL = 24 * time.Hour
 
 // Durable consumers.
 const (
@@ -123,6 +129,10 @@ func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 			LimitMarkerTTL: 7 * 24 * time.Hour,
 		},
 		{Bucket: BucketDeliveries, Description: "notification deliveries", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+		{
+			Bucket: BucketIdempotency, Description: "Idempotency-Key records of POST /v1/runs, /v1/requests, /start_job",
+			History: 1, Storage: c.Storage, Replicas: c.Replicas, TTL: IdempotencyTTL,
+		},
 	}
 }
 
@@ -252,7 +262,7 @@ func same[T any](have, want T) bool {
 
 // Buckets are the KV handles every service uses.
 type Buckets struct {
-	Runs, Requests, Timers, Deliveries jetstream.KeyValue
+	Runs, Requests, Timers, Deliveries, Idempotency jetstream.KeyValue
 }
 
 // OpenBuckets binds the KV buckets; Ensure must have run.
@@ -265,6 +275,7 @@ func OpenBuckets(ctx context.Context, js jetstream.JetStream) (Buckets, error) {
 		return kv
 	}
 	b.Runs, b.Requests, b.Timers, b.Deliveries = open(BucketRuns), open(BucketRequests), open(BucketTimers), open(BucketDeliveries)
+	b.Idempotency = open(BucketIdempotency)
 	if err := errors.Join(errs...); err != nil {
 		return Buckets{}, fmt.Errorf("open buckets: %w", err)
 	}

@@ -23,6 +23,7 @@ type Env struct {
 	URL      string // client URL of every node, comma separated
 	Replicas int
 	AckWait  time.Duration // of the durable consumers; zero means the default
+	opts     []embedded.Options
 }
 
 // Single starts one node with file storage in a temp dir.
@@ -53,8 +54,9 @@ func Cluster(t testing.TB) *Env {
 	e := &Env{Replicas: 3}
 	name := fmt.Sprintf("hitl-test-%d", ports[0])
 	for i, p := range ports {
+		dir := t.TempDir()
 		s, err := embedded.Start(embedded.Options{
-			StoreDir:   t.TempDir(),
+			StoreDir:   dir,
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Cluster:    &embedded.Cluster{Name: name, Listen: fmt.Sprintf("127.0.0.1:%d", p), Routes: routes},
 		})
@@ -62,6 +64,8 @@ func Cluster(t testing.TB) *Env {
 			t.Fatal(err)
 		}
 		e.Servers = append(e.Servers, s)
+		e.opts = append(e.opts, embedded.Options{StoreDir: dir, ServerName: s.Name(),
+			Addr: s.Addr().String(), Cluster: &embedded.Cluster{Name: name, Listen: fmt.Sprintf("127.0.0.1:%d", p), Routes: routes}})
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	}
 	for i, s := range e.Servers {
@@ -91,6 +95,19 @@ func Cluster(t testing.TB) *Env {
 	}
 	e.ensure(t)
 	return e
+}
+
+// Restart starts node i of a Cluster again after its Shutdown, with its name, storage,
+// client address and routes, so that it rejoins the cluster as the same peer.
+func (e *Env) Restart(t testing.TB, i int) {
+	t.Helper()
+	e.Servers[i].WaitForShutdown()
+	s, err := embedded.Start(e.opts[i])
+	if err != nil {
+		t.Fatalf("restart node %d: %v", i, err)
+	}
+	e.Servers[i] = s
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 }
 
 // Connect opens a client connection closed at the end of the test.

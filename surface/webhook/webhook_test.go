@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,18 +143,28 @@ type fixture struct {
 
 func setup(t *testing.T, status func(n int) int) *fixture {
 	t.Helper()
+	return setupWith(t, status, nil)
+}
+
+// setupWith is setup with the notifier's buckets wrapped by wrap (fault injection).
+func setupWith(t *testing.T, status func(n int) int, wrap func(streams.Buckets) streams.Buckets) *fixture {
+	t.Helper()
 	env := natstest.Single(t)
 	_, js := env.Connect(t)
 	st, err := store.Open(context.Background(), js)
 	if err != nil {
 		t.Fatal(err)
 	}
+	nst := st
+	if wrap != nil {
+		nst = store.New(js, wrap(st.Buckets()))
+	}
 	rcv := newReceiver(t, status)
 	wh, err := webhook.New(webhook.Config{Targets: map[string]string{"bot": rcv.srv.URL}, Secret: secret, AllowPrivate: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := notify.New(notify.Config{Store: st, Channels: []notify.Channel{wh}, LinkSecret: []byte("0123456789abcdef0123"),
+	n, err := notify.New(notify.Config{Store: nst, Channels: []notify.Channel{wh}, LinkSecret: []byte("0123456789abcdef0123"),
 		PublicURL: "http://hitl.test", MaxDeliver: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -270,5 +281,69 @@ func TestPermanentFailureAndUnknownAssigneesDeadLetterAtOnce(t *testing.T) {
 	}
 	if n := len(f.rcv.deliveries()); n != 1 {
 		t.Errorf("a 410 was retried: %d attempts", n)
+	}
+}
+
+// failingPuts is the real deliveries bucket whose next Puts fail, as during a leader
+// election.
+type failingPuts struct {
+	jetstream.KeyValue
+	failures atomic.Int32
+}
+
+func (f *failingPuts) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	if f.failures.Add(-1) >= 0 {
+		return 0, errors.New("injected: nats: timeout")
+	}
+	return f.KeyValue.Put(ctx, key, value)
+}
+
+// A delivery whose record write fails is recorded by retrying the write, not delivered
+// again: the bot gets it once, the event is not redelivered, and webhook-id is the
+// delivery's stable key (request, channel, target, phase), never a random one.
+func TestFailedRecordWriteIsRetriedNotRedelivered(t *testing.T) {
+	t.Parallel()
+	deliveries := &failingPuts{}
+	f := setupWith(t, func(int) int { return http.StatusNoContent }, func(b streams.Buckets) streams.Buckets {
+		deliveries.KeyValue = b.Deliveries
+		b.Deliveries = deliveries
+		return b
+	})
+	deliveries.failures.Store(3)
+	ctx := context.Background()
+	r := f.ask(t, "webhook:bot")
+	waitFor(t, "the delivery record", func() bool {
+		status, _, err := notify.DeliveryStatus(ctx, f.st, r.ID, "webhook:bot", "notify")
+		return err == nil && status == "delivered"
+	})
+	if n := deliveries.failures.Load(); n >= 0 {
+		t.Fatalf("the injected failures were not all hit (%d left)", n+1)
+	}
+	// The record is written after the delivery it records; a redelivery would have posted
+	// again before it.
+	got := f.rcv.deliveries()
+	if len(got) != 1 {
+		t.Fatalf("the bot got %d deliveries, want 1", len(got))
+	}
+	if id := got[0].webhookID; !strings.HasPrefix(id, r.ID+".webhook.") || !strings.HasSuffix(id, ".notify") {
+		t.Fatalf("webhook-id %q is not the delivery's key", id)
+	}
+	waitFor(t, "the event to be acked", func() bool {
+		info, err := f.js.Consumer(ctx, streams.Stream, streams.ConsumerNotifier)
+		if err != nil {
+			return false
+		}
+		ci, err := info.Info(ctx)
+		return err == nil && ci.NumAckPending == 0 && ci.NumPending == 0
+	})
+	ci, err := f.js.Consumer(ctx, streams.Stream, streams.ConsumerNotifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := ci.Info(ctx); err != nil || info.NumRedelivered != 0 {
+		t.Fatalf("consumer redelivered %d messages (%v), want 0", info.NumRedelivered, err)
+	}
+	if got := f.rcv.deliveries(); len(got) != 1 {
+		t.Fatalf("the bot got %d deliveries, want 1", len(got))
 	}
 }
