@@ -108,6 +108,7 @@ func run(ctx context.Context, p *process) error {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	var routes *routing.Routes // set by buildSurfaces, before any runner starts
+	var onShutdown []func()    // run when the HTTP server starts shutting down
 	if p.orchestrator {
 		o, err := engine.New(engine.Config{Store: st, Registry: p.workflows, Logger: log, Metrics: m, Workers: c.Workers,
 			CheckAssignees: func(a []string) error { return routes.CheckAll(a) }})
@@ -135,6 +136,7 @@ func run(ctx context.Context, p *process) error {
 			return err
 		}
 		mux.Handle("/v1/", api)
+		onShutdown = append(onShutdown, api.Close) // long-polls answer now, not at their timeout
 		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
 			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
 		if err != nil {
@@ -145,6 +147,9 @@ func run(ctx context.Context, p *process) error {
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(runners)+1)
 	rctx, stop := context.WithCancel(ctx)
