@@ -44,7 +44,7 @@ type Config struct {
 	// MaxWait caps the long-poll of /wait. Default 5m.
 	MaxWait time.Duration
 	// MaxWaits caps the long-polls this process holds at once, across callers. Default
-	// 10,000 (about 100 MiB at the cost measured in docs/design.md).
+	// 5,000: about 150 MiB at the cost measured in docs/design.md (some 30 KiB a wait).
 	MaxWaits int
 	// MaxWaitsPerCaller caps the long-polls of one caller: one API token, one link token
 	// subject, or one client IP when the API runs without tokens. Default 1,000.

@@ -22,7 +22,7 @@ import (
 // docs/design.md for the cost of one); the per-caller cap keeps one token, one bot's links or
 // one address from taking more than a tenth of it.
 const (
-	DefaultMaxWaits          = 10_000
+	DefaultMaxWaits          = 5_000
 	DefaultMaxWaitsPerCaller = 1_000
 )
 
@@ -148,7 +148,10 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, c caller) *apiE
 	wt := s.runHub.Wait(id)
 	defer wt.Stop()
 	if run, _, err = st.Run(ctx, id); err != nil {
-		if ctx.Err() != nil && r.Context().Err() == nil { // the wait was too short to read again
+		if r.Context().Err() != nil {
+			return nil // the client went away
+		}
+		if ctx.Err() != nil { // the wait was too short to read again
 			return s.getRun(w, r, caller{})
 		}
 		return storeError(err, "run")
@@ -206,9 +209,12 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, c caller) *
 		// Register, then read again, so a resolution in between is not missed.
 		wt := s.reqHub.Wait(id)
 		defer wt.Stop()
-		if next, _, err := st.Request(ctx, id); err == nil {
+		switch next, _, err := st.Request(ctx, id); {
+		case err == nil:
 			req = next
-		} else if ctx.Err() == nil || r.Context().Err() != nil {
+		case r.Context().Err() != nil:
+			return nil // the client went away
+		case ctx.Err() == nil:
 			return storeError(err, "request")
 		} // else the wait was too short to read again: answer with what we have
 	wait:

@@ -131,7 +131,7 @@ func run(ctx context.Context, p *process) error {
 	}
 	if p.responder {
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Routes: routes, Logger: log, Metrics: m})
+			Routes: routes, Logger: log, Metrics: m, MaxWaits: c.MaxWaits, MaxWaitsPerCaller: c.MaxWaitsPerCaller})
 		if err != nil {
 			return err
 		}

@@ -27,13 +27,15 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_API_TOKENS", "a, b")
 	t.Setenv("HITL_LINK_SECRET", secret)
 	t.Setenv("HITL_WORKERS", "7")
+	t.Setenv("HITL_MAX_WAITS", "20000")
 	t.Setenv("HITL_DATA", "/tmp/somewhere")
 	d := &server.Dev{}
 	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
 		t.Fatal(err)
 	}
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
-		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" {
+		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" ||
+		d.MaxWaits != 20000 || d.MaxWaitsPerCaller != 1000 {
 		t.Fatalf("config from the environment: %+v", d)
 	}
 	// A flag wins over its environment twin.
@@ -50,6 +52,8 @@ func TestBadFlagsAreErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--replicas", "2"},
 		{"--workers", "0"},
+		{"--max-waits", "0"},
+		{"--max-waits-per-caller", "many"},
 		{"--log-level", "loud"},
 		{"--webhooks", "no-equals-sign"},
 		{"--no-such-flag"},
