@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -252,5 +253,75 @@ func TestRoutingFileSections(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error with %q", name, err, tc.want)
 		}
+	}
+}
+
+// Shutting down answers the long-polls in progress at once, with the state as it stands,
+// rather than holding them (and the shutdown) for their timeout.
+func TestShutdownAnswersTheLongPolls(t *testing.T) {
+	env := natstest.Single(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret,
+		APITokens: []string{"tok"}, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
+	ready := make(chan string, 1)
+	r.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var api string
+	select {
+	case addr := <-ready:
+		api = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	}
+	code, body := call(t, "POST", api+"/v1/requests", `{"title":"Ship?"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var req struct{ ID, Status string }
+	_ = json.Unmarshal([]byte(body), &req)
+	type answer struct {
+		code int
+		body string
+	}
+	waited := make(chan answer, 1)
+	go func() {
+		hr, _ := http.NewRequest("GET", api+"/v1/requests/"+req.ID+"/wait?timeout=5m", nil)
+		hr.Header.Set("Authorization", "Bearer tok")
+		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(hr)
+		if err != nil {
+			waited <- answer{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		waited <- answer{resp.StatusCode, string(b)}
+	}()
+	waitFor(t, "the wait to be held", func() bool {
+		_, body := call(t, "GET", api+"/metrics", "")
+		return strings.Contains(body, "hitl_waits_active 1")
+	})
+	// A connection that never finishes its request holds the shutdown for a few seconds, so
+	// the wait must be answered while the server is still shutting down, not after.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(api, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("GET /healthz HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case a := <-waited:
+		if a.code != 200 || !strings.Contains(a.body, `"status":"pending"`) {
+			t.Fatalf("wait at shutdown: %d %s", a.code, a.body)
+		}
+	case err := <-done:
+		t.Fatalf("the server stopped (%v) before it answered the wait", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("stop: %v", err)
 	}
 }
