@@ -85,12 +85,15 @@ func (ws *waits) acquire(w http.ResponseWriter, who string) (release func(), _ *
 
 // waitCaller is whom a long-poll counts against: the link token's subject (every link sent
 // to one bot or person shares it), the API token (by a hash, never the token itself), or,
-// when the API runs without tokens, the client's IP address as the connection shows it.
-func waitCaller(r *http.Request, c caller) string {
+// when the API runs without tokens, the client's IP address as the connection shows it
+// (forwarded headers are not trusted: anyone can write them).
+func (s *Server) waitCaller(r *http.Request, c caller) string {
 	if c.link != nil {
 		return "link:" + c.link.Subject
 	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
+	// Only with tokens configured has authenticate checked the bearer: without, any header
+	// would pass and a caller could pick a new allowance per wait.
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && len(s.cfg.Tokens) > 0 {
 		sum := sha256.Sum256([]byte(tok))
 		return "token:" + hex.EncodeToString(sum[:8])
 	}
@@ -139,7 +142,7 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, c caller) *apiE
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
-	release, aerr := s.waits.acquire(w, waitCaller(r, c))
+	release, aerr := s.waits.acquire(w, s.waitCaller(r, c))
 	if aerr != nil {
 		return aerr
 	}
@@ -199,7 +202,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, c caller) *
 		return storeError(err, "request")
 	}
 	if !req.Resolved() && timeout > 0 {
-		release, aerr := s.waits.acquire(w, waitCaller(r, c))
+		release, aerr := s.waits.acquire(w, s.waitCaller(r, c))
 		if aerr != nil {
 			return aerr
 		}

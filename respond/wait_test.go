@@ -61,7 +61,10 @@ func setupWrapped(t *testing.T, cfg respond.Config, wrap func(streams.Buckets) s
 	}
 	st := store.New(js, b)
 	reg := prometheus.NewRegistry()
-	cfg.Store, cfg.Tokens, cfg.LinkSecret = st, []string{tokenA, tokenB}, []byte(linkSecret)
+	if cfg.Tokens == nil { // an empty, non-nil list: no authentication, as in dev
+		cfg.Tokens = []string{tokenA, tokenB}
+	}
+	cfg.Store, cfg.LinkSecret = st, []byte(linkSecret)
 	cfg.Metrics = metrics.New(reg)
 	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, err := respond.New(cfg)
@@ -391,6 +394,18 @@ func TestWaitCapPerCaller(t *testing.T) {
 	f.activeWaits(2) // both waits on r1 ended: token A's and the link's
 	f.openWait("/v1/requests/"+r3.ID+"/wait?timeout=5m", tokenA)
 	f.activeWaits(3)
+}
+
+// Without API tokens (dev) a caller is its IP address, whatever Authorization it sends.
+func TestWaitCapPerAddressWithoutTokens(t *testing.T) {
+	f := setup(t, respond.Config{Tokens: []string{}, MaxWaitsPerCaller: 1})
+	r1, r2 := f.createRequest(), f.createRequest()
+	f.openWait("/v1/requests/"+r1.ID+"/wait?timeout=5m", "made-up-1")
+	f.activeWaits(1)
+	var e struct{ Error struct{ Code string } }
+	if code, _ := f.call("GET", "/v1/requests/"+r2.ID+"/wait?timeout=5m", "made-up-2", nil, &e); code != 429 || e.Error.Code != "too_many_waits" {
+		t.Fatalf("a second wait from the same address: %d %+v", code, e)
+	}
 }
 
 // A wait with the longest timeout answers as soon as its request resolves or its run settles:
