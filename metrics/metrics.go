@@ -26,6 +26,8 @@ type Metrics struct {
 	deliveries       *prometheus.CounterVec
 	runsStarted      prometheus.Counter
 	runsFinished     *prometheus.CounterVec
+	waitsActive      prometheus.Gauge
+	waitsRefused     *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -59,9 +61,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		runsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hitl", Name: "runs_finished_total", Help: "Runs finished, by status.",
 		}, []string{"status"}),
+		waitsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hitl", Name: "waits_active",
+			Help: "Long-polls (/wait) this process holds open now.",
+		}),
+		waitsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hitl", Name: "waits_refused_total",
+			Help: "Long-polls refused with 429, by the cap they hit (total or caller).",
+		}, []string{"limit"}),
 	}
 	reg.MustRegister(m.requestsCreated, m.requestsResolved, m.timeToAnswer, m.resumeLatency, m.deliveries,
-		m.runsStarted, m.runsFinished)
+		m.runsStarted, m.runsFinished, m.waitsActive, m.waitsRefused)
 	return m
 }
 
@@ -113,6 +123,27 @@ func (m *Metrics) RunStarted() {
 func (m *Metrics) RunFinished(status events.RunStatus) {
 	if m != nil {
 		m.runsFinished.WithLabelValues(string(status)).Inc()
+	}
+}
+
+// WaitStarted counts a long-poll that starts waiting; WaitEnded when it ends.
+func (m *Metrics) WaitStarted() {
+	if m != nil {
+		m.waitsActive.Inc()
+	}
+}
+
+// WaitEnded pairs with WaitStarted.
+func (m *Metrics) WaitEnded() {
+	if m != nil {
+		m.waitsActive.Dec()
+	}
+}
+
+// WaitRefused counts a long-poll refused by a cap ("total" or "caller").
+func (m *Metrics) WaitRefused(limit string) {
+	if m != nil {
+		m.waitsRefused.WithLabelValues(limit).Inc()
 	}
 }
 

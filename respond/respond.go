@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/internal/idempotency"
 	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/internal/waiters"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
@@ -49,8 +49,14 @@ type Config struct {
 	MaxBody int64
 	// MaxWait caps the long-poll of /wait. Default 5m.
 	MaxWait time.Duration
-	Logger  *slog.Logger
-	Metrics *metrics.Metrics
+	// MaxWaits caps the long-polls this process holds at once, across callers. Default
+	// 5,000: about 150 MiB at the cost measured in docs/design.md (some 30 KiB a wait).
+	MaxWaits int
+	// MaxWaitsPerCaller caps the long-polls of one caller: one API token, one link token
+	// subject, or one client IP when the API runs without tokens. Default 1,000.
+	MaxWaitsPerCaller int
+	Logger            *slog.Logger
+	Metrics           *metrics.Metrics
 }
 
 // Server serves the REST API.
@@ -60,6 +66,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	answers *store.Answerer
+	waits   *waits
+	reqHub  *waiters.Hub // one watch of the requests bucket for every /v1/requests/{id}/wait
+	runHub  *waiters.Hub // one watch of the runs bucket for every /v1/runs/{id}/wait
 }
 
 // New checks the config and builds the routes.
@@ -80,11 +89,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 5 * time.Minute
 	}
+	if cfg.MaxWaits < 0 || cfg.MaxWaitsPerCaller < 0 {
+		return nil, errors.New("respond: MaxWaits and MaxWaitsPerCaller must not be negative")
+	}
+	cfg.MaxWaits = cmp.Or(cfg.MaxWaits, DefaultMaxWaits)
+	cfg.MaxWaitsPerCaller = cmp.Or(cfg.MaxWaitsPerCaller, DefaultMaxWaitsPerCaller)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, egress: policy, log: cfg.Logger, mux: http.NewServeMux(),
-		answers: &store.Answerer{Store: cfg.Store, Routes: func() *routing.Routes { return cfg.Routes }, Metrics: cfg.Metrics, Logger: cfg.Logger}}
+		answers: &store.Answerer{Store: cfg.Store, Routes: func() *routing.Routes { return cfg.Routes }, Metrics: cfg.Metrics, Logger: cfg.Logger},
+		waits:   newWaits(cfg.MaxWaits, cfg.MaxWaitsPerCaller, cfg.Metrics),
+		reqHub:  waiters.New(cfg.Store.Buckets().Requests, cfg.Logger.With(slog.String("bucket", "requests"))),
+		runHub:  waiters.New(cfg.Store.Buckets().Runs, cfg.Logger.With(slog.String("bucket", "runs")))}
 	s.route("POST /v1/requests", s.createRequest)
 	s.route("GET /v1/requests", s.listRequests)
 	s.route("GET /v1/requests/{id}", s.getRequest)
@@ -102,6 +119,14 @@ func New(cfg Config) (*Server, error) {
 		writeError(w, errorf(http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	return s, nil
+}
+
+// Close ends the long-polls in progress (each answers with its resource as it stands) and
+// stops the bucket watches; later waits answer at once. Call it when the HTTP server shuts
+// down, so that Shutdown does not wait out the long-polls.
+func (s *Server) Close() {
+	s.reqHub.Close()
+	s.runHub.Close()
 }
 
 // ServeHTTP serves the API.
@@ -291,124 +316,6 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, _ caller) *a
 	req, _, err := s.cfg.Store.Request(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return storeError(err, "request")
-	}
-	writeJSON(w, http.StatusOK, req)
-	return nil
-}
-
-// waitTimeout reads the timeout query parameter of the long-polls.
-func (s *Server) waitTimeout(r *http.Request) (time.Duration, *apiError) {
-	v := r.URL.Query().Get("timeout")
-	if v == "" {
-		return min(30*time.Second, s.cfg.MaxWait), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "bad timeout " + v,
-			Fields: []input.FieldError{{Path: "timeout", Message: `must be a duration like "30s"`}}}
-	}
-	return min(d, s.cfg.MaxWait), nil
-}
-
-// waitRun long-polls until the run needs an answer (it has a pending request) or has
-// finished, or the timeout passes; then it returns the run as it stands.
-func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
-	timeout, aerr := s.waitTimeout(r)
-	if aerr != nil {
-		return aerr
-	}
-	id := r.PathValue("id")
-	st := s.cfg.Store
-	if _, _, err := st.Run(r.Context(), id); err != nil {
-		return storeError(err, "run")
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	watch, err := st.Buckets().Runs.Watch(ctx, id, jetstream.UpdatesOnly())
-	if err != nil {
-		if ctx.Err() != nil && r.Context().Err() == nil { // the wait was too short to arm
-			return s.getRun(w, r, caller{})
-		}
-		return storeError(err, "run")
-	}
-	defer watch.Stop()
-	settled := func(v RunView) bool { return v.Status.Final() || len(v.Pending) > 0 }
-	run, _, err := st.Run(ctx, id)
-	if err != nil {
-		return storeError(err, "run")
-	}
-	v := s.view(ctx, run)
-	for !settled(v) {
-		select {
-		case <-ctx.Done():
-			writeJSON(w, http.StatusOK, s.view(r.Context(), run))
-			return nil
-		case e, ok := <-watch.Updates():
-			if !ok {
-				writeJSON(w, http.StatusOK, s.view(r.Context(), run))
-				return nil
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			var next store.Run
-			if json.Unmarshal(e.Value(), &next) == nil {
-				run = &next
-				v = s.view(ctx, run)
-			}
-		}
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
-}
-
-// waitRequest long-polls until the request resolves or the timeout passes, then returns the
-// request as it stands.
-func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
-	timeout, aerr := s.waitTimeout(r)
-	if aerr != nil {
-		return aerr
-	}
-	id := r.PathValue("id")
-	st := s.cfg.Store
-	req, _, err := st.Request(r.Context(), id)
-	if err != nil {
-		return storeError(err, "request")
-	}
-	if !req.Resolved() && timeout > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		watch, err := st.Buckets().Requests.Watch(ctx, id, jetstream.UpdatesOnly())
-		if err != nil {
-			if ctx.Err() != nil && r.Context().Err() == nil { // the wait was too short to arm
-				writeJSON(w, http.StatusOK, req)
-				return nil
-			}
-			return storeError(err, "request")
-		}
-		defer watch.Stop()
-		// Read again now that the watch is armed, so a resolution in between is not missed.
-		if req, _, err = st.Request(ctx, id); err != nil {
-			return storeError(err, "request")
-		}
-	wait:
-		for !req.Resolved() {
-			select {
-			case <-ctx.Done():
-				break wait
-			case e, ok := <-watch.Updates():
-				if !ok {
-					break wait // the watch ended (connection lost): answer with what we have
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				var next events.Request
-				if json.Unmarshal(e.Value(), &next) == nil {
-					req = &next
-				}
-			}
-		}
 	}
 	writeJSON(w, http.StatusOK, req)
 	return nil

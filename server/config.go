@@ -17,6 +17,7 @@ import (
 
 	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/jobapi"
+	"github.com/hitl-dev/hitl/respond"
 	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
@@ -80,6 +81,12 @@ type Config struct {
 	// JobWorkflow is the workflow every job of the Masumi job API runs (--job-workflow,
 	// HITL_JOB_WORKFLOW). Default "approval-gate".
 	JobWorkflow string
+	// MaxWaits caps the long-polls (/wait) a responder holds at once (--max-waits,
+	// HITL_MAX_WAITS); past it a wait is answered 429. Default 5000.
+	MaxWaits int
+	// MaxWaitsPerCaller caps the long-polls of one API token, one link subject or, without
+	// tokens, one client IP (--max-waits-per-caller, HITL_MAX_WAITS_PER_CALLER). Default 1000.
+	MaxWaitsPerCaller int
 
 	// Logger receives the service's logs. Default: a text logger on stderr at LogLevel.
 	Logger  *slog.Logger
@@ -210,6 +217,10 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
 	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
 	natsSecrets := c.NATSAuth.flags(fs)
+	maxWaits := fs.String("max-waits", env("HITL_MAX_WAITS", strconv.Itoa(cmp.Or(c.MaxWaits, respond.DefaultMaxWaits))),
+		"long-polls a responder holds at once (env HITL_MAX_WAITS)")
+	maxWaitsPerCaller := fs.String("max-waits-per-caller", env("HITL_MAX_WAITS_PER_CALLER", strconv.Itoa(cmp.Or(c.MaxWaitsPerCaller, respond.DefaultMaxWaitsPerCaller))),
+		"long-polls of one API token, link subject or client IP (env HITL_MAX_WAITS_PER_CALLER)")
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
 	return func() error {
 		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
@@ -235,6 +246,12 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		}
 		if c.Workers, err = strconv.Atoi(*workers); err != nil || c.Workers < 1 {
 			errs = append(errs, fmt.Errorf("workers must be a positive number, not %q", *workers))
+		}
+		if c.MaxWaits, err = strconv.Atoi(*maxWaits); err != nil || c.MaxWaits < 1 {
+			errs = append(errs, fmt.Errorf("max waits must be a positive number, not %q", *maxWaits))
+		}
+		if c.MaxWaitsPerCaller, err = strconv.Atoi(*maxWaitsPerCaller); err != nil || c.MaxWaitsPerCaller < 1 {
+			errs = append(errs, fmt.Errorf("max waits per caller must be a positive number, not %q", *maxWaitsPerCaller))
 		}
 		if !validLevel(c.LogLevel) {
 			errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))

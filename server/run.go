@@ -132,6 +132,7 @@ func run(ctx context.Context, p *process) error {
 	var runners []func(context.Context) error
 	mux := http.NewServeMux()
 	var routes *routing.Routes // set by buildSurfaces, before any runner starts
+	var onShutdown []func()    // run when the HTTP server starts shutting down
 	if p.orchestrator {
 		o, err := engine.New(engine.Config{Store: st, Registry: p.workflows, Logger: log, Metrics: m, Workers: c.Workers,
 			CheckAssignees: func(a []string) error { return routes.CheckAll(a) }})
@@ -154,11 +155,12 @@ func run(ctx context.Context, p *process) error {
 	}
 	if p.responder {
 		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Routes: routes, AllowPrivateTargets: d.allowPrivate(), Logger: log, Metrics: m})
+			Routes: routes, AllowPrivateTargets: d.allowPrivate(), Logger: log, Metrics: m, MaxWaits: c.MaxWaits, MaxWaitsPerCaller: c.MaxWaitsPerCaller})
 		if err != nil {
 			return err
 		}
 		mux.Handle("/v1/", api)
+		onShutdown = append(onShutdown, api.Close) // long-polls answer now, not at their timeout
 		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
 			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
 		if err != nil {
@@ -168,6 +170,9 @@ func run(ctx context.Context, p *process) error {
 		sys.mount(mux)  // Slack interactions, email links, web pages
 	}
 
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	errs := make(chan error, len(runners)+1)
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -28,13 +28,15 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_API_TOKENS", "a, b")
 	t.Setenv("HITL_LINK_SECRET", secret)
 	t.Setenv("HITL_WORKERS", "7")
+	t.Setenv("HITL_MAX_WAITS", "20000")
 	t.Setenv("HITL_DATA", "/tmp/somewhere")
 	d := &server.Dev{}
 	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
 		t.Fatal(err)
 	}
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
-		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" {
+		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" ||
+		d.MaxWaits != 20000 || d.MaxWaitsPerCaller != 1000 {
 		t.Fatalf("config from the environment: %+v", d)
 	}
 	// A flag wins over its environment twin.
@@ -51,6 +53,8 @@ func TestBadFlagsAreErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--replicas", "2"},
 		{"--workers", "0"},
+		{"--max-waits", "0"},
+		{"--max-waits-per-caller", "many"},
 		{"--log-level", "loud"},
 		{"--webhooks", "no-equals-sign"},
 		{"--no-such-flag"},
@@ -390,5 +394,75 @@ func TestEgressConfig(t *testing.T) {
 	}
 	if a := <-got; strings.Join(a, ",") != "127.0.0.1,::1" {
 		t.Fatalf("allow-list in effect: %q", a)
+	}
+}
+
+// Shutting down answers the long-polls in progress at once, with the state as it stands,
+// rather than holding them (and the shutdown) for their timeout.
+func TestShutdownAnswersTheLongPolls(t *testing.T) {
+	env := natstest.Single(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret,
+		APITokens: []string{"tok"}, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
+	ready := make(chan string, 1)
+	r.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var api string
+	select {
+	case addr := <-ready:
+		api = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	}
+	code, body := call(t, "POST", api+"/v1/requests", `{"title":"Ship?"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var req struct{ ID, Status string }
+	_ = json.Unmarshal([]byte(body), &req)
+	type answer struct {
+		code int
+		body string
+	}
+	waited := make(chan answer, 1)
+	go func() {
+		hr, _ := http.NewRequest("GET", api+"/v1/requests/"+req.ID+"/wait?timeout=5m", nil)
+		hr.Header.Set("Authorization", "Bearer tok")
+		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(hr)
+		if err != nil {
+			waited <- answer{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		waited <- answer{resp.StatusCode, string(b)}
+	}()
+	waitFor(t, "the wait to be held", func() bool {
+		_, body := call(t, "GET", api+"/metrics", "")
+		return strings.Contains(body, "hitl_waits_active 1")
+	})
+	// A connection that never finishes its request holds the shutdown for a few seconds, so
+	// the wait must be answered while the server is still shutting down, not after.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(api, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("GET /healthz HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case a := <-waited:
+		if a.code != 200 || !strings.Contains(a.body, `"status":"pending"`) {
+			t.Fatalf("wait at shutdown: %d %s", a.code, a.body)
+		}
+	case err := <-done:
+		t.Fatalf("the server stopped (%v) before it answered the wait", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("stop: %v", err)
 	}
 }

@@ -38,10 +38,17 @@ const (
 	MaxAnswerSize  = 256 << 10 // an answer's data, as JSON
 )
 
+// MaxConcurrentLists bounds the listings (ListRequests) one Store runs at once. Each holds
+// an ordered consumer while it reads the bucket, so without a bound a burst of inbox loads or
+// GET /v1/requests could exhaust the server's consumers; past it a listing waits its turn,
+// or until its context ends.
+const MaxConcurrentLists = 16
+
 // Store is safe for concurrent use.
 type Store struct {
-	js jetstream.JetStream
-	b  streams.Buckets
+	js    jetstream.JetStream
+	b     streams.Buckets
+	lists chan struct{} // one token per listing in progress
 }
 
 // Open binds the buckets; streams.Ensure must have run.
@@ -50,12 +57,14 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{js: js, b: b}, nil
+	return New(js, b), nil
 }
 
 // New is a store over buckets already open (streams.OpenBuckets). Tests wrap the real
 // buckets to inject faults.
-func New(js jetstream.JetStream, b streams.Buckets) *Store { return &Store{js: js, b: b} }
+func New(js jetstream.JetStream, b streams.Buckets) *Store {
+	return &Store{js: js, b: b, lists: make(chan struct{}, MaxConcurrentLists)}
+}
 
 // JetStream returns the context the store writes through.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
@@ -180,6 +189,12 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 
 // ListRequests returns every request, or those with the given status, oldest first.
 func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*events.Request, error) {
+	select {
+	case s.lists <- struct{}{}:
+		defer func() { <-s.lists }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("list requests: waiting for a turn: %w", ctx.Err())
+	}
 	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
