@@ -33,7 +33,7 @@ import (
 
 const (
 	workflowName  = "bench"
-	apiToken      = "bench-api-token"
+	apiToken      = "bench-api-token-0123456789"
 	linkSecret    = "bench-link-secret-0123456789abcdef"
 	webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' example secret
 	botTarget     = "bot"

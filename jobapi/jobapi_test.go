@@ -631,7 +631,7 @@ func TestJobFailedAndCancelled(t *testing.T) {
 func TestJobAuthAvailabilityAndInputSchema(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
-	url := s.serve(jobapi.Config{Tokens: []string{"tok-1", "tok-2"}})
+	url := s.serve(jobapi.Config{Tokens: []string{"job-api-token-one", "job-api-token-two"}})
 
 	body := map[string]any{"input_data": map[string]any{"text": "hi"}}
 	for _, tok := range []string{"", "wrong"} {
@@ -642,7 +642,7 @@ func TestJobAuthAvailabilityAndInputSchema(t *testing.T) {
 	if r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", "", nil); r.status != http.StatusUnauthorized {
 		t.Errorf("status without token: %d", r.status)
 	}
-	if r := call(t, "POST", url+"/start_job", "tok-2", body); r.status != http.StatusOK {
+	if r := call(t, "POST", url+"/start_job", "job-api-token-two", body); r.status != http.StatusOK {
 		t.Errorf("with a token: %d %s", r.status, r.body)
 	}
 

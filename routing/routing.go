@@ -29,10 +29,20 @@ type File struct {
 	PublicURL string              `yaml:"public_url"` // HITL_PUBLIC_URL wins
 	Webhooks  map[string]string   `yaml:"webhooks"`
 	Groups    map[string][]string `yaml:"groups"`
+	// APITokens are API tokens beside HITL_API_TOKENS, each with a name and a scope; the
+	// token itself should come from the environment (token: ${HITL_TOKEN_CI}).
+	APITokens []APIToken `yaml:"api_tokens"`
 	// Sections are every other top-level key: one per surface ("slack:", "email:",
 	// "telegram:", ...), each parsed by its own surface. The server refuses a key that
 	// names no surface.
 	Sections map[string]yaml.Node `yaml:",inline"`
+}
+
+// APIToken is one entry of api_tokens.
+type APIToken struct {
+	Name  string `yaml:"name"`
+	Scope string `yaml:"scope"` // read, answer or admin
+	Token string `yaml:"token"`
 }
 
 // Load reads the file at path ("" for none) and then the environment, which wins.

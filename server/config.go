@@ -34,9 +34,16 @@ type Config struct {
 	// LinkSecret signs the links in notifications (HITL_LINK_SECRET, at least 16 characters).
 	// Required by notifiers and responders; Dev keeps one in its data directory.
 	LinkSecret string
-	// APITokens guard the REST API (--api-tokens, HITL_API_TOKENS, comma separated). Required
-	// by a responder unless Insecure; optional in Dev, which then accepts every caller.
+	// APITokens guard the REST API, the job API and the inbox's sign-in (--api-tokens,
+	// HITL_API_TOKENS, comma separated), each "name:scope:token" with scope read, answer or
+	// admin, or a bare token, which is an admin named token-N; the routing file's api_tokens
+	// add more. Each at least 16 characters, except in Dev. Required by a responder unless
+	// Insecure; optional in Dev, which then accepts every caller.
 	APITokens []string
+	// RateLimits are the per-client limits of the responder's edges; see RateLimits.
+	RateLimits RateLimits
+	// HTTPTimeouts bound every connection of the HTTP server; see HTTPTimeouts.
+	HTTPTimeouts HTTPTimeouts
 	// Webhooks are the named webhook targets (--webhooks, HITL_WEBHOOKS="name=url,...").
 	// Default none; the routing file may name more.
 	Webhooks map[string]string
@@ -92,6 +99,8 @@ func (c Config) WithDefaults() Config {
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
 	c.LogLevel = cmp.Or(c.LogLevel, DefaultLogLevel)
 	c.JobWorkflow = cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)
+	c.RateLimits = c.RateLimits.WithDefaults()
+	c.HTTPTimeouts = c.HTTPTimeouts.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = c.newLogger()
 	}
@@ -110,6 +119,7 @@ func (c Config) validate() error {
 	if !validLevel(c.LogLevel) {
 		errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))
 	}
+	errs = append(errs, c.RateLimits.validate(), c.HTTPTimeouts.validate())
 	return errors.Join(errs...)
 }
 
@@ -150,15 +160,17 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	fs.StringVar(&c.JobWorkflow, "job-workflow", env("HITL_JOB_WORKFLOW", cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)),
 		"workflow the Masumi job API (/start_job) runs (env HITL_JOB_WORKFLOW)")
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
-	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
+	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens, name:scope:token or bare (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
 	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
+	completeLimits := c.RateLimits.flags(fs)
+	completeTimeouts := c.HTTPTimeouts.flags(fs)
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
 	return func() error {
 		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
 		c.WebhookSecret = env("HITL_WEBHOOK_SECRET", c.WebhookSecret)
 		c.Insecure = *insecure
-		var errs []error
+		errs := []error{completeLimits(), completeTimeouts()}
 		var err error
 		if *webhooks != "" {
 			if c.Webhooks, err = webhook.ParseTargets(*webhooks); err != nil {

@@ -33,6 +33,7 @@ import (
 type process struct {
 	cfg                               Config // with defaults, validated by the role
 	orchestrator, notifier, responder bool
+	dev                               bool           // hitl dev: short API tokens pass, none means open
 	workflows                         *hitl.Registry // the orchestrator's
 	console                           io.Writer      // every question printed here when set
 }
@@ -43,6 +44,25 @@ func run(ctx context.Context, p *process) error {
 	c := &p.cfg
 	log := c.Logger
 	if err := c.validate(); err != nil {
+		return err
+	}
+	file, err := routing.Load(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	tokens, err := c.apiTokens(file, p.dev)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !p.responder || len(tokens) > 0:
+	case p.dev:
+		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
+	case !c.Insecure:
+		return errors.New("HITL_API_TOKENS (or the config's api_tokens) must be set for the responder (or HITL_INSECURE=true for a trusted network)")
+	}
+	limits, err := c.RateLimits.build()
+	if err != nil {
 		return err
 	}
 	nc, err := nats.Connect(natsURL(c.NATS), nats.Name("hitl"), nats.MaxReconnects(-1),
@@ -80,10 +100,6 @@ func run(ctx context.Context, p *process) error {
 	}
 	metrics.RegisterWorkflowBacklog(js, reg, log)
 
-	file, err := routing.Load(c.ConfigFile)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
@@ -116,7 +132,8 @@ func run(ctx context.Context, p *process) error {
 		}
 		runners = append(runners, o.Run)
 	}
-	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes}
+	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes,
+		tokens: tokens, limits: limits}
 	sys, err := buildSurfaces(d)
 	if err != nil {
 		return err
@@ -129,14 +146,14 @@ func run(ctx context.Context, p *process) error {
 		runners = append(runners, n.Run)
 	}
 	if p.responder {
-		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Routes: routes, Logger: log, Metrics: m})
+		api, err := respond.New(respond.Config{Store: st, Tokens: tokens, LinkSecret: []byte(c.LinkSecret),
+			Routes: routes, Logger: log, Metrics: m, AuthFailures: limits.AuthFailures, Answers: limits.Answers})
 		if err != nil {
 			return err
 		}
 		mux.Handle("/v1/", api)
-		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
-			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
+		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: tokens,
+			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m, AuthFailures: limits.AuthFailures})
 		if err != nil {
 			return err
 		}
@@ -144,7 +161,7 @@ func run(ctx context.Context, p *process) error {
 		sys.mount(mux)  // Slack interactions, email links, web pages
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpServer(mux, c.HTTPTimeouts)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(runners)+1)
 	rctx, stop := context.WithCancel(ctx)

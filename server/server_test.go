@@ -19,12 +19,15 @@ import (
 	"github.com/hitl-dev/hitl/server"
 )
 
-const secret = "server-test-link-secret"
+const (
+	secret   = "server-test-link-secret"
+	apiToken = "server-test-api-token"
+)
 
 func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_NATS", "nats://10.1.2.3:4222")
 	t.Setenv("HITL_HTTP", "127.0.0.1:9999")
-	t.Setenv("HITL_API_TOKENS", "a, b")
+	t.Setenv("HITL_API_TOKENS", "first-api-token-1, ci:read:second-api-token")
 	t.Setenv("HITL_LINK_SECRET", secret)
 	t.Setenv("HITL_WORKERS", "7")
 	t.Setenv("HITL_DATA", "/tmp/somewhere")
@@ -33,7 +36,7 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
-		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" {
+		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "first-api-token-1,ci:read:second-api-token" {
 		t.Fatalf("config from the environment: %+v", d)
 	}
 	// A flag wins over its environment twin.
@@ -119,7 +122,7 @@ func TestRolesServeTogether(t *testing.T) {
 		}
 		return "hello " + in.Name, nil
 	})
-	base := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, APITokens: []string{"tok"},
+	base := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, APITokens: []string{apiToken},
 		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := map[string]string{}
@@ -199,7 +202,7 @@ func call(t *testing.T, method, url, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Authorization", "Bearer "+apiToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
