@@ -247,7 +247,10 @@ func (f *fullSystem) serve(h http.Handler) (string, error) {
 }
 
 func (f *fullSystem) serveOn(ln net.Listener, h http.Handler) {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The timeouts of hitl's own server (server.HTTPTimeouts' defaults); the bench holds no
+	// long-poll, so one write timeout fits every response.
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	f.httpSrvs = append(f.httpSrvs, s)
 	f.httpWG.Add(1)
 	go func() {

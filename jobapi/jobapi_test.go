@@ -693,3 +693,46 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// The job API's scopes: status reads, provide_input answers, start_job is admin. A named
+// token answers as its name; a refusal is 403 insufficient_scope and changes nothing.
+func TestJobScopes(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	const read, answer, admin = "job-read-token-0123456789", "job-answer-token-0123456789", "job-admin-token-0123456789"
+	url := s.serve(jobapi.Config{Tokens: []string{"dash:read:" + read, "bot:answer:" + answer, "ops:admin:" + admin}})
+	startBody := map[string]any{"input_data": map[string]any{"text": "hi"}}
+	for _, tok := range []string{read, answer} {
+		r := call(t, "POST", url+"/start_job", tok, startBody)
+		if r.status != http.StatusForbidden || r.json(t)["error"].(map[string]any)["code"] != "insufficient_scope" {
+			t.Errorf("start_job with a lesser token: %d %s", r.status, r.body)
+		}
+	}
+	r := call(t, "POST", url+"/start_job", admin, startBody)
+	if r.status != http.StatusOK {
+		t.Fatalf("start_job with admin: %d %s", r.status, r.body)
+	}
+	var started jobapi.StartJobResponse
+	mustDecode(t, r.body, &started)
+	id := started.JobID
+	v := awaiting(t, s.url, id, "Approve Processing") // s.url has no tokens
+	for _, tok := range []string{read, answer, admin} {
+		if r := call(t, "GET", url+"/status?job_id="+id, tok, nil); r.status != http.StatusOK {
+			t.Errorf("status: %d %s", r.status, r.body)
+		}
+	}
+	provideBody := map[string]any{"job_id": id, "input_data": map[string]any{"approve": true}}
+	if r := call(t, "POST", url+"/provide_input", read, provideBody); r.status != http.StatusForbidden {
+		t.Errorf("provide_input with read: %d %s", r.status, r.body)
+	}
+	if req, _, err := s.st.Request(context.Background(), v.RequestID); err != nil || req.Resolved() {
+		t.Fatalf("a refused provide_input changed the request: %+v %v", req, err)
+	}
+	if r := call(t, "POST", url+"/provide_input", answer, provideBody); r.status != http.StatusOK {
+		t.Fatalf("provide_input with answer: %d %s", r.status, r.body)
+	}
+	req, _, err := s.st.Request(context.Background(), v.RequestID)
+	if err != nil || req.Response == nil || req.Response.Responder != "bot" {
+		t.Fatalf("responder of a named token: %+v %v", req, err)
+	}
+}

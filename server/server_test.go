@@ -81,6 +81,26 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 			c.LinkSecret = secret
 			return c
 		}()}, "HITL_API_TOKENS"},
+		"responder with a short token": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{"ci:read:short-token"}
+			return c
+		}()}, "HITL_API_TOKENS (then the config's api_tokens): tokens must be at least 16 characters: ci is shorter"},
+		"responder with a short bare token": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{apiToken, "tok"}
+			return c
+		}()}, "token-2 is shorter"},
+		"responder with an unknown scope": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{"ci:root:" + apiToken}
+			return c
+		}()}, `scope "root" is not read, answer or admin`},
+		"notifier with a bad rate limit": {&server.Notifier{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.RateLimits.Login = secret, "ten a minute"
+			return c
+		}()}, "HITL_RATE_LIMIT_LOGIN"},
 		"bad replicas": {&server.Orchestrator{Config: func() server.Config {
 			c := quiet
 			c.Replicas = 2
