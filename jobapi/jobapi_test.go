@@ -24,6 +24,7 @@ import (
 	"github.com/hitl-dev/hitl/examples/approvalgate"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/natstest"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/store"
 )
@@ -734,5 +735,22 @@ func TestJobScopes(t *testing.T) {
 	req, _, err := s.st.Request(context.Background(), v.RequestID)
 	if err != nil || req.Response == nil || req.Response.Responder != "bot" {
 		t.Fatalf("responder of a named token: %+v %v", req, err)
+	}
+}
+
+// A refused bearer token counts against AuthFailures: past it 429 with Retry-After, even
+// for the right token.
+func TestJobRefusedTokensAreLimited(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	const good = "job-admin-token-0123456789"
+	url := s.serve(jobapi.Config{Tokens: []string{good},
+		AuthFailures: ratelimit.New(ratelimit.Config{Rate: ratelimit.Rate{Burst: 1, Per: time.Hour}})})
+	if r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", "wrong-token-0123456789", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", r.status)
+	}
+	r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", good, nil)
+	if r.status != http.StatusTooManyRequests || r.json(t)["error"].(map[string]any)["code"] != "rate_limited" {
+		t.Fatalf("past the limit: %d %s", r.status, r.body)
 	}
 }

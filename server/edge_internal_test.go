@@ -1,13 +1,19 @@
 package server
 
 import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hitl-dev/hitl/internal/apitoken"
+	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/routing"
+	"github.com/hitl-dev/hitl/store"
 )
 
 // Tokens come from HITL_API_TOKENS, then the routing file's api_tokens (secrets from the
@@ -67,5 +73,62 @@ func TestAPITokensFromEnvironmentAndFile(t *testing.T) {
 	}
 	if _, err := routing.Load(path); err == nil || !strings.Contains(err.Error(), "role") {
 		t.Errorf("unknown key in api_tokens: %v", err)
+	}
+}
+
+// Every surface's answer-taking endpoint gets its limit: Slack's and Telegram's
+// interactions, the email links' POST, the inbox's forms. The first request passes to the
+// surface (which refuses it for its own reasons: no signature, no token); the next ones
+// are 429.
+func TestSurfacesAreRateLimited(t *testing.T) {
+	env := natstest.Single(t)
+	_, js := env.Connect(t)
+	st, err := store.Open(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hitl.yaml")
+	file := "slack:\n  bot_token: xoxb-test\n  signing_secret: slack-signing-secret\n  api_url: http://127.0.0.1:1/api/\n" +
+		"telegram:\n  bot_token: 123:abc\n  secret_token: telegram-secret-token\n  api_url: http://127.0.0.1:1\n" +
+		"email:\n  smtp_url: smtp://127.0.0.1:1\n  from: hitl@example.com\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := routing.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := RateLimits{Login: "1/1h", AuthFailures: "1/1h", Answers: "1/1h", Interactions: "1/1h"}.WithDefaults()
+	limits, err := one.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{LinkSecret: "surface-test-link-secret", PublicURL: "http://localhost:8080"}
+	var routes *routing.Routes
+	sys, err := buildSurfaces(deps{cfg: &cfg, file: f, store: st, log: slog.New(slog.DiscardHandler), routes: &routes, limits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	sys.mount(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	// Slack and Telegram share the client's Interactions; the email links and the inbox
+	// share its Answers.
+	for _, group := range [][]string{{"/slack/interactions", "/telegram/webhook"},
+		{"/email/act", "/inbox/requests/00000000-0000-4000-8000-000000000000"}} {
+		for i, p := range []string{group[0], group[1], group[0]} {
+			resp, err := http.Post(srv.URL+p, "application/x-www-form-urlencoded", strings.NewReader("payload=x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			switch {
+			case i == 0 && resp.StatusCode == http.StatusTooManyRequests:
+				t.Errorf("%s: the first request was limited", p)
+			case i > 0 && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == ""):
+				t.Errorf("%s, request %d: %d Retry-After %q, want 429 with Retry-After", p, i+1, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
 	}
 }
