@@ -143,7 +143,8 @@ func (s *Server) route(pattern string, need apitoken.Scope, h handler) {
 // token); a client past that limit is refused before its credential is even looked at.
 func (s *Server) authenticate(r *http.Request, need apitoken.Scope) (caller, *apiError) {
 	tok := r.URL.Query().Get("token")
-	auth, hasAuth := r.Header.Get("Authorization"), r.Header.Get("Authorization") != ""
+	auth := r.Header.Get("Authorization")
+	hasAuth := auth != ""
 	if tok != "" || (hasAuth && !s.tokens.Open()) {
 		if blocked, wait := s.cfg.AuthFailures.Blocked(r); blocked {
 			return caller{}, rateLimited(wait, "too many refused credentials from this address")

@@ -31,6 +31,9 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_LINK_SECRET", secret)
 	t.Setenv("HITL_WORKERS", "7")
 	t.Setenv("HITL_DATA", "/tmp/somewhere")
+	t.Setenv("HITL_RATE_LIMIT_ANSWERS", "50/10s")
+	t.Setenv("HITL_TRUSTED_PROXIES", "10.0.0.0/8")
+	t.Setenv("HITL_HTTP_READ_TIMEOUT", "7s")
 	d := &server.Dev{}
 	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
 		t.Fatal(err)
@@ -38,6 +41,10 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
 		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "first-api-token-1,ci:read:second-api-token" {
 		t.Fatalf("config from the environment: %+v", d)
+	}
+	if d.RateLimits.Answers != "50/10s" || d.RateLimits.Login != server.DefaultRateLimitLogin || d.RateLimits.TrustedProxies != "10.0.0.0/8" ||
+		d.HTTPTimeouts.Read != 7*time.Second || d.HTTPTimeouts.Write != time.Minute {
+		t.Fatalf("limits and timeouts from the environment: %+v %+v", d.RateLimits, d.HTTPTimeouts)
 	}
 	// A flag wins over its environment twin.
 	o := &server.Orchestrator{}
@@ -55,6 +62,11 @@ func TestBadFlagsAreErrors(t *testing.T) {
 		{"--workers", "0"},
 		{"--log-level", "loud"},
 		{"--webhooks", "no-equals-sign"},
+		{"--rate-limit-login", "ten"},
+		{"--rate-limit-clients", "0"},
+		{"--trusted-proxies", "somewhere"},
+		{"--http-read-timeout", "0s"},
+		{"--http-idle-timeout", "soon"},
 		{"--no-such-flag"},
 	} {
 		err := server.Parse("test", &server.Notifier{}, args)
@@ -118,7 +130,10 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 func TestWithDefaults(t *testing.T) {
 	c := server.Config{}.WithDefaults()
 	if c.NATS != server.DefaultNATS || c.HTTP != server.DefaultHTTP || c.Replicas != 1 || c.Workers != server.DefaultWorkers ||
-		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil {
+		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil ||
+		c.RateLimits.Login != "10/1m" || c.RateLimits.AuthFailures != "20/1m" || c.RateLimits.Answers != "300/1m" ||
+		c.RateLimits.Interactions != "600/1m" || c.RateLimits.MaxClients != 10_000 ||
+		c.HTTPTimeouts != (server.HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}) {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if d := (server.Dev{}).WithDefaults(); d.Data != server.DefaultData || d.Workflows == nil || d.Workers != server.DefaultWorkers {
