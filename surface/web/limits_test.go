@@ -76,7 +76,11 @@ func TestInboxScopes(t *testing.T) {
 		t.Fatalf("read sign-in: %d", r.status)
 	}
 	reader.get("/inbox").mustContain(t, "Ship it?")
-	if r := reader.answer("/inbox/requests/"+req.ID, vals("_action", "submit", "answer", "true")); r.status != http.StatusForbidden ||
+	page := reader.get("/inbox/requests/" + req.ID)
+	page.mustContain(t, "Ship it?", "read-only API token")
+	page.mustNotContain(t, `action="/inbox/requests/`+req.ID)
+	// Even a form made elsewhere is refused.
+	if r := reader.do("POST", "/inbox/requests/"+req.ID, vals("_csrf", "forged", "_action", "submit", "answer", "true")); r.status != http.StatusForbidden ||
 		!strings.Contains(r.body, "Your token can only read") {
 		t.Fatalf("read token answered: %d", r.status)
 	}
@@ -87,6 +91,7 @@ func TestInboxScopes(t *testing.T) {
 	if r := answerer.signIn(t, "answer-token-0123456789", ""); r.status != http.StatusSeeOther {
 		t.Fatalf("answer sign-in: %d", r.status)
 	}
+	answerer.get("/inbox/requests/"+req.ID).mustContain(t, `action="/inbox/requests/`+req.ID)
 	if r := answerer.answer("/inbox/requests/"+req.ID, vals("_action", "submit", "answer", "true")); r.status != http.StatusSeeOther {
 		t.Fatalf("answer token: %d\n%s", r.status, r.body)
 	}

@@ -371,9 +371,13 @@ func (s *Server) requestPage(w http.ResponseWriter, status int, req *events.Requ
 	if req.Deadline != nil && !req.Resolved() {
 		rv.Due = when(*req.Deadline, now)
 	}
-	if req.Resolved() {
+	switch {
+	case req.Resolved():
 		rv.Outcome = outcome(req, v, now)
-	} else {
+	case !v.mayAnswer():
+		// A read token shows the question, not a form it could not send.
+		rv.Notice = cmp.Or(notice, readOnly)
+	default:
 		rv.Form = buildForm(req.Input, posted, errs)
 		rv.Form.Action = requestURL(req.ID, v.token)
 		rv.Form.CSRF = s.csrf(req.ID, v)
@@ -415,8 +419,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if !v.mayAnswer() {
-		s.message(w, http.StatusForbidden, v, "Your token can only read",
-			"You signed in with an API token of scope "+string(v.api.Scope)+", which shows requests but does not answer them. Sign in with an answer or admin token to answer.")
+		s.message(w, http.StatusForbidden, v, "Your token can only read", readOnly)
 		return
 	}
 	if !s.checkCSRF(r, id, v) {
@@ -466,6 +469,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	// Post/Redirect/Get: reloading the result does not send the form again.
 	http.Redirect(w, r, answeredURL(req.ID, v.token), http.StatusSeeOther)
 }
+
+// readOnly explains to an operator signed in with a read token why there is no form.
+const readOnly = "You signed in with a read-only API token: it shows requests but does not answer them. Sign in with an answer or admin token to answer."
 
 func alreadyDecided(req *events.Request) string {
 	v := present.Of(req)
