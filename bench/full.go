@@ -33,7 +33,7 @@ import (
 
 const (
 	workflowName  = "bench"
-	apiToken      = "bench-api-token"
+	apiToken      = "bench-api-token-0123456789"
 	linkSecret    = "bench-link-secret-0123456789abcdef"
 	webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' example secret
 	botTarget     = "bot"
@@ -249,7 +249,10 @@ func (f *fullSystem) serve(h http.Handler) (string, error) {
 }
 
 func (f *fullSystem) serveOn(ln net.Listener, h http.Handler) {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The timeouts of hitl's own server (server.HTTPTimeouts' defaults); the bench holds no
+	// long-poll, so one write timeout fits every response.
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	f.httpSrvs = append(f.httpSrvs, s)
 	f.httpWG.Add(1)
 	go func() {

@@ -117,7 +117,7 @@ type Answer struct {
 	// skips a skippable question.
 	Data any
 	// Responder is who answered, recorded on the response. Default: the server's name for
-	// the caller ("api").
+	// the caller: the API token's name, or "api" for a bare token and in `hitl dev`.
 	Responder string
 	// Comment is kept with the response.
 	Comment string

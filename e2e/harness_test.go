@@ -31,7 +31,7 @@ import (
 )
 
 const (
-	apiToken      = "test-token-123"
+	apiToken      = "test-token-123456"
 	linkSecret    = "0123456789abcdef0123456789abcdef"
 	webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' example secret
 	// callbackSecret signs callbacks: never the bots' webhook secret.

@@ -139,12 +139,12 @@ func masumiSteps(t *testing.T) map[int]string {
 // API runs the two-step job (HITL_JOB_WORKFLOW) and takes the REST API's tokens.
 func TestMasumiJobWorkflowAndTokensOnDev(t *testing.T) {
 	t.Setenv("HITL_JOB_WORKFLOW", "approval-gate-two-step")
-	t.Setenv("HITL_API_TOKENS", "masumi-token")
+	t.Setenv("HITL_API_TOKENS", "masumi-token-0123456789")
 	addr, _ := startDev(t, t.TempDir())
 	base := "http://" + addr
 	call := func(method, path string, body any) map[string]any {
 		t.Helper()
-		r := doCall(t, method, base+path, "masumi-token", body)
+		r := doCall(t, method, base+path, "masumi-token-0123456789", body)
 		var v map[string]any
 		if err := json.Unmarshal(r.Body, &v); err != nil || r.Status != 200 {
 			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)

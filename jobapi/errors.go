@@ -18,6 +18,8 @@ type apiError struct {
 	Code    string             `json:"code"`
 	Message string             `json:"message"`
 	Fields  []input.FieldError `json:"fields,omitempty"`
+	// header is set on the response (Retry-After of a 429, WWW-Authenticate of a 403).
+	header http.Header
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -61,6 +63,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "2")
+	}
+	for k, v := range e.header {
+		w.Header()[k] = v
 	}
 	writeJSON(w, e.Status, struct {
 		Error  *apiError `json:"error"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,8 +17,10 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/apitoken"
 	"github.com/hitl-dev/hitl/internal/idempotency"
 	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
 	"github.com/hitl-dev/hitl/store"
@@ -35,7 +36,8 @@ var DefaultInputSchema = []input.Field{{
 	Data: input.FieldData{Description: "The text to process"},
 }}
 
-// Responder is recorded as who answered a request through /provide_input.
+// Responder is recorded as who answered a request through /provide_input with a bare API
+// token (or none, in `hitl dev`); a named token ("name:scope:token") records its name.
 const Responder = "jobapi"
 
 // Config of the job API.
@@ -50,9 +52,12 @@ type Config struct {
 	// Default: DefaultInputSchema when Workflow is DefaultWorkflow; otherwise none, and any
 	// object is accepted.
 	InputSchema []input.Field
-	// Tokens are the API tokens accepted as "Authorization: Bearer <token>" by start_job,
-	// status and provide_input: the REST API's tokens. Empty means no authentication (`hitl dev`).
+	// Tokens are the API tokens accepted as "Authorization: Bearer <token>" by start_job
+	// (scope admin), status (read) and provide_input (answer): the REST API's tokens, in its
+	// forms (see apitoken.Parse). Empty means no authentication (`hitl dev`).
 	Tokens []string
+	// AuthFailures limits refused bearer tokens per client. Nil: no limit.
+	AuthFailures *ratelimit.Limiter
 	// LinkSecret keys the signature of /provide_input (the responder's link secret).
 	// Required, at least 16 bytes.
 	LinkSecret []byte
@@ -104,6 +109,7 @@ var Paths = []string{"/start_job", "/status", "/provide_input", "/availability",
 // Server serves the job API. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
+	tokens  *apitoken.Set
 	log     *slog.Logger
 	routes  map[string]route
 	answers *store.Answerer
@@ -111,7 +117,7 @@ type Server struct {
 
 type route struct {
 	method string
-	open   bool // no API token needed
+	scope  apitoken.Scope // the API token's scope needed; "" for none
 	h      func(w http.ResponseWriter, r *http.Request) *apiError
 }
 
@@ -121,16 +127,20 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String("api", "job"))}
+	tokens, err := apitoken.NewSet(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("jobapi: Tokens: %w", err)
+	}
+	s := &Server{cfg: cfg, tokens: tokens, log: cfg.Logger.With(slog.String("api", "job"))}
 	// Job API callers hold an API token: operators, who may answer any request, so the answer
 	// path needs no routes here.
 	s.answers = &store.Answerer{Store: cfg.Store, Metrics: cfg.Metrics, Logger: s.log}
 	s.routes = map[string]route{
-		"/start_job":     {method: http.MethodPost, h: s.startJob},
-		"/status":        {method: http.MethodGet, h: s.status},
-		"/provide_input": {method: http.MethodPost, h: s.provideInput},
-		"/availability":  {method: http.MethodGet, open: true, h: s.availability},
-		"/input_schema":  {method: http.MethodGet, open: true, h: s.inputSchema},
+		"/start_job":     {method: http.MethodPost, scope: apitoken.Admin, h: s.startJob},
+		"/status":        {method: http.MethodGet, scope: apitoken.Read, h: s.status},
+		"/provide_input": {method: http.MethodPost, scope: apitoken.Answer, h: s.provideInput},
+		"/availability":  {method: http.MethodGet, h: s.availability},
+		"/input_schema":  {method: http.MethodGet, h: s.inputSchema},
 	}
 	return s, nil
 }
@@ -152,8 +162,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead):
 		w.Header().Set("Allow", rt.method)
 		err = errorf(http.StatusMethodNotAllowed, "method_not_allowed", r.URL.Path+" takes "+rt.method)
-	case !rt.open && !s.authorized(r):
-		err = errUnauthorized
+	case rt.scope != "":
+		var who string
+		if who, err = s.authorize(r, rt.scope); err == nil {
+			err = rt.h(w, r.WithContext(context.WithValue(r.Context(), responderKey{}, who)))
+		}
 	default:
 		err = rt.h(w, r)
 	}
@@ -165,22 +178,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorized checks the bearer token, when tokens are configured.
-func (s *Server) authorized(r *http.Request) bool {
-	if len(s.cfg.Tokens) == 0 {
-		return true
+// responderKey carries who provide_input answers as.
+type responderKey struct{}
+
+// authorize checks the bearer token, when tokens are configured, against the scope the
+// endpoint needs, and returns who the caller answers as. A refused token is logged with the
+// client's address (never the token) and counts against AuthFailures; a client past that
+// limit gets 429 before its token is looked at.
+func (s *Server) authorize(r *http.Request, need apitoken.Scope) (string, *apiError) {
+	if s.tokens.Open() {
+		return Responder, nil
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	good := false
-	for _, t := range s.cfg.Tokens {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(t)) == 1 {
-			good = true
+	auth := r.Header.Get("Authorization")
+	if auth != "" {
+		if blocked, wait := s.cfg.AuthFailures.Blocked(r); blocked {
+			e := errorf(http.StatusTooManyRequests, "rate_limited",
+				"too many refused tokens from this address; retry after "+ratelimit.RetryAfter(wait)+"s")
+			e.header = http.Header{"Retry-After": {ratelimit.RetryAfter(wait)}}
+			return "", e
 		}
 	}
-	return good
+	bearer, ok := strings.CutPrefix(auth, "Bearer ")
+	t, found := s.tokens.Lookup(bearer)
+	if !ok || !found {
+		if auth != "" {
+			s.cfg.AuthFailures.Fail(r)
+			s.log.Warn("job api: bearer token refused", slog.String("client", s.cfg.AuthFailures.Client(r)),
+				slog.String("remote", r.RemoteAddr), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		}
+		return "", errUnauthorized
+	}
+	if !t.Scope.Allows(need) {
+		e := errorf(http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the API token %q has scope %s; %s %s needs %s",
+			t.Name, t.Scope, r.Method, r.URL.Path, need))
+		e.header = http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error="insufficient_scope", scope="%s"`, need)}}
+		return "", e
+	}
+	if t.Legacy {
+		return Responder, nil
+	}
+	return t.Name, nil
 }
 
 func storeError(err error, what string) *apiError {
@@ -456,6 +493,14 @@ type ProvideInputResponse struct {
 	RequestID string `json:"request_id"`
 }
 
+// responderOf is who the caller of ctx answers as (see authorize).
+func responderOf(ctx context.Context) string {
+	if who, ok := ctx.Value(responderKey{}).(string); ok && who != "" {
+		return who
+	}
+	return Responder
+}
+
 func (s *Server) provideInput(w http.ResponseWriter, r *http.Request) *apiError {
 	var b struct {
 		JobID     string          `json:"job_id"`
@@ -492,7 +537,7 @@ func (s *Server) provideInput(w http.ResponseWriter, r *http.Request) *apiError 
 		return validationFailed("input_data does not match the input schema", err, func(p string) string { return p })
 	}
 	resolved, err := s.answers.Answer(ctx, store.Answer{RequestID: req.ID, Request: req, Identities: []string{routing.Operator},
-		Responder: Responder, Data: data, Via: "jobapi"})
+		Responder: responderOf(ctx), Data: data, Via: "jobapi"})
 	var ve *input.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -24,6 +24,7 @@ import (
 	"github.com/hitl-dev/hitl/examples/approvalgate"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/internal/natstest"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/store"
 )
@@ -631,7 +632,7 @@ func TestJobFailedAndCancelled(t *testing.T) {
 func TestJobAuthAvailabilityAndInputSchema(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
-	url := s.serve(jobapi.Config{Tokens: []string{"tok-1", "tok-2"}})
+	url := s.serve(jobapi.Config{Tokens: []string{"job-api-token-one", "job-api-token-two"}})
 
 	body := map[string]any{"input_data": map[string]any{"text": "hi"}}
 	for _, tok := range []string{"", "wrong"} {
@@ -642,7 +643,7 @@ func TestJobAuthAvailabilityAndInputSchema(t *testing.T) {
 	if r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", "", nil); r.status != http.StatusUnauthorized {
 		t.Errorf("status without token: %d", r.status)
 	}
-	if r := call(t, "POST", url+"/start_job", "tok-2", body); r.status != http.StatusOK {
+	if r := call(t, "POST", url+"/start_job", "job-api-token-two", body); r.status != http.StatusOK {
 		t.Errorf("with a token: %d %s", r.status, r.body)
 	}
 
@@ -783,4 +784,64 @@ func TestStartJobIdempotencyKey(t *testing.T) {
 	}
 	// The job runs as any other: it asks for approval.
 	await(t, s.url, v.JobID, func(v jobapi.JobStatus) bool { return v.Status == jobapi.StatusAwaitingInput })
+}
+
+// The job API's scopes: status reads, provide_input answers, start_job is admin. A named
+// token answers as its name; a refusal is 403 insufficient_scope and changes nothing.
+func TestJobScopes(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	const read, answer, admin = "job-read-token-0123456789", "job-answer-token-0123456789", "job-admin-token-0123456789"
+	url := s.serve(jobapi.Config{Tokens: []string{"dash:read:" + read, "bot:answer:" + answer, "ops:admin:" + admin}})
+	startBody := map[string]any{"input_data": map[string]any{"text": "hi"}}
+	for _, tok := range []string{read, answer} {
+		r := call(t, "POST", url+"/start_job", tok, startBody)
+		if r.status != http.StatusForbidden || r.json(t)["error"].(map[string]any)["code"] != "insufficient_scope" {
+			t.Errorf("start_job with a lesser token: %d %s", r.status, r.body)
+		}
+	}
+	r := call(t, "POST", url+"/start_job", admin, startBody)
+	if r.status != http.StatusOK {
+		t.Fatalf("start_job with admin: %d %s", r.status, r.body)
+	}
+	var started jobapi.StartJobResponse
+	mustDecode(t, r.body, &started)
+	id := started.JobID
+	v := awaiting(t, s.url, id, "Approve Processing") // s.url has no tokens
+	for _, tok := range []string{read, answer, admin} {
+		if r := call(t, "GET", url+"/status?job_id="+id, tok, nil); r.status != http.StatusOK {
+			t.Errorf("status: %d %s", r.status, r.body)
+		}
+	}
+	provideBody := map[string]any{"job_id": id, "input_data": map[string]any{"approve": true}}
+	if r := call(t, "POST", url+"/provide_input", read, provideBody); r.status != http.StatusForbidden {
+		t.Errorf("provide_input with read: %d %s", r.status, r.body)
+	}
+	if req, _, err := s.st.Request(context.Background(), v.RequestID); err != nil || req.Resolved() {
+		t.Fatalf("a refused provide_input changed the request: %+v %v", req, err)
+	}
+	if r := call(t, "POST", url+"/provide_input", answer, provideBody); r.status != http.StatusOK {
+		t.Fatalf("provide_input with answer: %d %s", r.status, r.body)
+	}
+	req, _, err := s.st.Request(context.Background(), v.RequestID)
+	if err != nil || req.Response == nil || req.Response.Responder != "bot" {
+		t.Fatalf("responder of a named token: %+v %v", req, err)
+	}
+}
+
+// A refused bearer token counts against AuthFailures: past it 429 with Retry-After, even
+// for the right token.
+func TestJobRefusedTokensAreLimited(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	const good = "job-admin-token-0123456789"
+	url := s.serve(jobapi.Config{Tokens: []string{good},
+		AuthFailures: ratelimit.New(ratelimit.Config{Rate: ratelimit.Rate{Burst: 1, Per: time.Hour}})})
+	if r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", "wrong-token-0123456789", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", r.status)
+	}
+	r := call(t, "GET", url+"/status?job_id=6f1c2e0a-3d4b-4c5d-8e9f-0a1b2c3d4e5f", good, nil)
+	if r.status != http.StatusTooManyRequests || r.json(t)["error"].(map[string]any)["code"] != "rate_limited" {
+		t.Fatalf("past the limit: %d %s", r.status, r.body)
+	}
 }

@@ -3,11 +3,15 @@ package respond
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/apitoken"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 )
 
 // apiError is the body of every error response:
@@ -19,6 +23,8 @@ type apiError struct {
 	Fields  []input.FieldError `json:"fields,omitempty"`
 	// internal is the cause of a 5xx, logged and never sent.
 	internal error
+	// header is set on the response (Retry-After of a 429, WWW-Authenticate of a 403).
+	header http.Header
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -31,6 +37,21 @@ var (
 	errUnauthorized = errorf(http.StatusUnauthorized, "unauthorized", "a valid API token (Authorization: Bearer ...) or link token is required")
 	errNotFound     = func(what string) *apiError { return errorf(http.StatusNotFound, "not_found", what+" not found") }
 )
+
+// forbiddenScope is the 403 of a valid token whose scope is too small for the endpoint.
+func forbiddenScope(t apitoken.Token, need apitoken.Scope, r *http.Request) *apiError {
+	e := errorf(http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the API token %q has scope %s; %s %s needs %s",
+		t.Name, t.Scope, r.Method, r.URL.Path, need))
+	e.header = http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error="insufficient_scope", scope="%s"`, need)}}
+	return e
+}
+
+// rateLimited is the 429 of a client past a limit.
+func rateLimited(wait time.Duration, msg string) *apiError {
+	e := errorf(http.StatusTooManyRequests, "rate_limited", msg+"; retry after "+ratelimit.RetryAfter(wait)+"s")
+	e.header = http.Header{"Retry-After": {ratelimit.RetryAfter(wait)}}
+	return e
+}
 
 func invalid(err error) *apiError {
 	var ve *input.ValidationError
@@ -55,6 +76,9 @@ const RetryAfter = "2"
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfter)
+	}
+	for k, v := range e.header {
+		w.Header()[k] = v
 	}
 	writeJSON(w, e.Status, map[string]*apiError{"error": e})
 }

@@ -7,7 +7,6 @@ package respond
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +19,11 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/apitoken"
 	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/internal/idempotency"
 	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/internal/waiters"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -32,9 +33,13 @@ import (
 // Config of the responder.
 type Config struct {
 	Store *store.Store // required
-	// Tokens are the API tokens accepted as "Authorization: Bearer <token>". Empty means no
-	// authentication: only for `hitl dev`.
+	// Tokens are the API tokens accepted as "Authorization: Bearer <token>", each
+	// "name:scope:token" (scope read, answer or admin) or a bare token, which is an admin
+	// (see apitoken.Parse). Empty means no authentication: only for `hitl dev`.
 	Tokens []string
+	// AuthFailures limits refused credentials per client, and Answers the answers through
+	// links (?token=). Nil: no limit.
+	AuthFailures, Answers *ratelimit.Limiter
 	// LinkSecret verifies the tokens in respond_url links. Required.
 	LinkSecret []byte
 	// Routes checks assignees at creation and decides who may answer. Nil: any assignee
@@ -47,7 +52,7 @@ type Config struct {
 	AllowPrivateTargets []string
 	// MaxBody caps request bodies. Default 1 MiB.
 	MaxBody int64
-	// MaxWait caps the long-poll of /wait. Default 5m.
+	// MaxWait caps the long-poll of /wait. Default DefaultMaxWait.
 	MaxWait time.Duration
 	// MaxWaits caps the long-polls this process holds at once, across callers. Default
 	// 5,000: about 150 MiB at the cost measured in docs/design.md (some 30 KiB a wait).
@@ -59,10 +64,15 @@ type Config struct {
 	Metrics           *metrics.Metrics
 }
 
+// DefaultMaxWait is the longest a long-poll (/wait) holds its call unless Config.MaxWait
+// says otherwise.
+const DefaultMaxWait = 5 * time.Minute
+
 // Server serves the REST API.
 type Server struct {
 	cfg     Config
 	egress  *egress.Policy
+	tokens  *apitoken.Set
 	log     *slog.Logger
 	mux     *http.ServeMux
 	answers *store.Answerer
@@ -87,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	if cfg.MaxWait <= 0 {
-		cfg.MaxWait = 5 * time.Minute
+		cfg.MaxWait = DefaultMaxWait
 	}
 	if cfg.MaxWaits < 0 || cfg.MaxWaitsPerCaller < 0 {
 		return nil, errors.New("respond: MaxWaits and MaxWaitsPerCaller must not be negative")
@@ -97,21 +107,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, egress: policy, log: cfg.Logger, mux: http.NewServeMux(),
+	tokens, err := apitoken.NewSet(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("respond: Tokens: %w", err)
+	}
+	s := &Server{cfg: cfg, egress: policy, tokens: tokens, log: cfg.Logger, mux: http.NewServeMux(),
 		answers: &store.Answerer{Store: cfg.Store, Routes: func() *routing.Routes { return cfg.Routes }, Metrics: cfg.Metrics, Logger: cfg.Logger},
 		waits:   newWaits(cfg.MaxWaits, cfg.MaxWaitsPerCaller, cfg.Metrics),
 		reqHub:  waiters.New(cfg.Store.Buckets().Requests, cfg.Logger.With(slog.String("bucket", "requests"))),
 		runHub:  waiters.New(cfg.Store.Buckets().Runs, cfg.Logger.With(slog.String("bucket", "runs")))}
-	s.route("POST /v1/requests", s.createRequest)
-	s.route("GET /v1/requests", s.listRequests)
-	s.route("GET /v1/requests/{id}", s.getRequest)
-	s.route("GET /v1/requests/{id}/wait", s.waitRequest)
-	s.route("POST /v1/requests/{id}/respond", s.respond)
-	s.route("POST /v1/requests/{id}/cancel", s.cancelRequest)
-	s.route("POST /v1/runs", s.startRun)
-	s.route("GET /v1/runs/{id}", s.getRun)
-	s.route("GET /v1/runs/{id}/wait", s.waitRun)
-	s.route("POST /v1/runs/{id}/cancel", s.cancelRun)
+	// Scopes: read for what only looks (the long-polls too), answer to answer, admin for
+	// what creates, starts or cancels. A link token (?token=) reads and answers its own
+	// request only, whatever its route's scope.
+	s.route("POST /v1/requests", apitoken.Admin, s.createRequest)
+	s.route("GET /v1/requests", apitoken.Read, s.listRequests)
+	s.route("GET /v1/requests/{id}", apitoken.Read, s.getRequest)
+	s.route("GET /v1/requests/{id}/wait", apitoken.Read, s.waitRequest)
+	s.route("POST /v1/requests/{id}/respond", apitoken.Answer, s.respond)
+	s.route("POST /v1/requests/{id}/cancel", apitoken.Admin, s.cancelRequest)
+	s.route("POST /v1/runs", apitoken.Admin, s.startRun)
+	s.route("GET /v1/runs/{id}", apitoken.Read, s.getRun)
+	s.route("GET /v1/runs/{id}/wait", apitoken.Read, s.waitRun)
+	s.route("POST /v1/runs/{id}/cancel", apitoken.Admin, s.cancelRun)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -140,9 +157,9 @@ type caller struct {
 
 type handler func(w http.ResponseWriter, r *http.Request, c caller) *apiError
 
-func (s *Server) route(pattern string, h handler) {
+func (s *Server) route(pattern string, need apitoken.Scope, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.authenticate(r)
+		c, err := s.authenticate(r, need)
 		if err == nil {
 			err = h(w, r, c)
 		}
@@ -156,16 +173,27 @@ func (s *Server) route(pattern string, h handler) {
 	})
 }
 
-// authenticate accepts an API token, or a link token that is bound to the request in the
-// path and used to read or answer it.
-func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
-	if tok := r.URL.Query().Get("token"); tok != "" {
+// authenticate accepts an API token whose scope allows need, or a link token that is bound
+// to the request in the path and used to read or answer it. A refused credential counts
+// against the client's AuthFailures and is logged with the client's address (never the
+// token); a client past that limit is refused before its credential is even looked at.
+func (s *Server) authenticate(r *http.Request, need apitoken.Scope) (caller, *apiError) {
+	tok := r.URL.Query().Get("token")
+	auth := r.Header.Get("Authorization")
+	hasAuth := auth != ""
+	if tok != "" || (hasAuth && !s.tokens.Open()) {
+		if blocked, wait := s.cfg.AuthFailures.Blocked(r); blocked {
+			return caller{}, rateLimited(wait, "too many refused credentials from this address")
+		}
+	}
+	if tok != "" {
 		claims, err := linktoken.Verify(s.cfg.LinkSecret, tok, time.Now())
 		if err != nil {
 			msg := "the link token is invalid"
 			if errors.Is(err, linktoken.ErrExpired) {
 				msg = "the link token has expired"
 			}
+			s.refused(r, "link token refused", err.Error())
 			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", msg)
 		}
 		id := r.PathValue("id")
@@ -175,22 +203,48 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 		if !allowed {
 			return caller{}, errorf(http.StatusUnauthorized, "unauthorized", "the link token does not grant this action")
 		}
+		if r.Method == http.MethodPost {
+			if ok, wait := s.cfg.Answers.Allow(r); !ok {
+				return caller{}, rateLimited(wait, "too many answers through links from this address")
+			}
+		}
 		return caller{responder: claims.Subject, link: &claims}, nil
 	}
-	if len(s.cfg.Tokens) == 0 {
-		return caller{responder: "api"}, nil
+	if s.tokens.Open() {
+		return caller{responder: routing.Operator}, nil
 	}
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	bearer, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
+		if hasAuth {
+			s.refused(r, "bearer token refused", "not a Bearer authorization")
+		}
 		return caller{}, errUnauthorized
 	}
-	for _, t := range s.cfg.Tokens {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(t)) == 1 {
-			return caller{responder: "api"}, nil
-		}
+	t, ok := s.tokens.Lookup(bearer)
+	if !ok {
+		s.refused(r, "bearer token refused", "unknown token")
+		return caller{}, errUnauthorized
 	}
-	return caller{}, errUnauthorized
+	if !t.Scope.Allows(need) {
+		return caller{}, forbiddenScope(t, need, r)
+	}
+	return caller{responder: responderOf(t)}, nil
+}
+
+// responderOf is who an API token answers as: its name, or "api" (routing.Operator) for a
+// bare token, as before tokens had names.
+func responderOf(t apitoken.Token) string {
+	if t.Legacy {
+		return routing.Operator
+	}
+	return t.Name
+}
+
+// refused counts and logs a refused credential.
+func (s *Server) refused(r *http.Request, msg, why string) {
+	s.cfg.AuthFailures.Fail(r)
+	s.log.Warn("api: "+msg, slog.String("client", s.cfg.AuthFailures.Client(r)), slog.String("remote", r.RemoteAddr),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("reason", why))
 }
 
 func storeError(err error, what string) *apiError {

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,9 +30,9 @@ import (
 )
 
 const (
-	tokenA     = "wait-test-token-a"
-	tokenB     = "wait-test-token-b"
-	linkSecret = "0123456789abcdef0123456789abcdef"
+	tokenA         = "wait-test-token-a"
+	tokenB         = "wait-test-token-b"
+	waitLinkSecret = "0123456789abcdef0123456789abcdef"
 )
 
 type fixture struct {
@@ -45,7 +44,7 @@ type fixture struct {
 	reg *prometheus.Registry
 }
 
-func setup(t *testing.T, cfg respond.Config) *fixture { return setupWrapped(t, cfg, nil) }
+func setupWaits(t *testing.T, cfg respond.Config) *fixture { return setupWrapped(t, cfg, nil) }
 
 // setupWrapped is setup with the real buckets wrapped by wrap, to inject faults.
 func setupWrapped(t *testing.T, cfg respond.Config, wrap func(streams.Buckets) streams.Buckets) *fixture {
@@ -64,7 +63,7 @@ func setupWrapped(t *testing.T, cfg respond.Config, wrap func(streams.Buckets) s
 	if cfg.Tokens == nil { // an empty, non-nil list: no authentication, as in dev
 		cfg.Tokens = []string{tokenA, tokenB}
 	}
-	cfg.Store, cfg.LinkSecret = st, []byte(linkSecret)
+	cfg.Store, cfg.LinkSecret = st, []byte(waitLinkSecret)
 	cfg.Metrics = metrics.New(reg)
 	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, err := respond.New(cfg)
@@ -75,13 +74,6 @@ func setupWrapped(t *testing.T, cfg respond.Config, wrap func(streams.Buckets) s
 	t.Cleanup(srv.Close)
 	t.Cleanup(api.Close) // runs first: the waits end, so srv.Close does not wait for them
 	return &fixture{t: t, js: js, st: st, api: api, srv: srv, reg: reg}
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 var client = &http.Client{Timeout: 60 * time.Second}
@@ -247,7 +239,7 @@ func TestTwoThousandWaitsCreateNoConsumers(t *testing.T) {
 		total                 = nRequests*perRequest + nRuns*perRun
 	)
 	raiseFileLimit(t, 2*total+500) // both ends of every connection live in this process
-	f := setup(t, respond.Config{MaxWaits: total, MaxWaitsPerCaller: total})
+	f := setupWaits(t, respond.Config{MaxWaits: total, MaxWaitsPerCaller: total})
 	reqs := make([]*events.Request, nRequests)
 	for i := range reqs {
 		reqs[i] = f.createRequest()
@@ -347,7 +339,7 @@ func TestTwoThousandWaitsCreateNoConsumers(t *testing.T) {
 }
 
 func TestWaitCapPerCaller(t *testing.T) {
-	f := setup(t, respond.Config{MaxWaitsPerCaller: 2})
+	f := setupWaits(t, respond.Config{MaxWaitsPerCaller: 2})
 	r1, r2, r3 := f.createRequest(), f.createRequest(), f.createRequest()
 	a1 := f.openWait("/v1/requests/"+r1.ID+"/wait?timeout=5m", tokenA)
 	f.openWait("/v1/requests/"+r2.ID+"/wait?timeout=5m", tokenA)
@@ -369,7 +361,7 @@ func TestWaitCapPerCaller(t *testing.T) {
 
 	// Every link sent to one subject counts as one caller, whatever the request.
 	link := func(r *events.Request, subject string) string {
-		tok, err := linktoken.Sign([]byte(linkSecret), linktoken.Claims{RequestID: r.ID, Subject: subject, Expires: time.Now().Add(time.Hour).Unix()})
+		tok, err := linktoken.Sign([]byte(waitLinkSecret), linktoken.Claims{RequestID: r.ID, Subject: subject, Expires: time.Now().Add(time.Hour).Unix()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +390,7 @@ func TestWaitCapPerCaller(t *testing.T) {
 
 // Without API tokens (dev) a caller is its IP address, whatever Authorization it sends.
 func TestWaitCapPerAddressWithoutTokens(t *testing.T) {
-	f := setup(t, respond.Config{Tokens: []string{}, MaxWaitsPerCaller: 1})
+	f := setupWaits(t, respond.Config{Tokens: []string{}, MaxWaitsPerCaller: 1})
 	r1, r2 := f.createRequest(), f.createRequest()
 	f.openWait("/v1/requests/"+r1.ID+"/wait?timeout=5m", "made-up-1")
 	f.activeWaits(1)
@@ -411,7 +403,7 @@ func TestWaitCapPerAddressWithoutTokens(t *testing.T) {
 // A wait with the longest timeout answers as soon as its request resolves or its run settles:
 // the client gives up after 60s, far before the 5m wait.
 func TestWaitAnswersWhenTheRequestResolves(t *testing.T) {
-	f := setup(t, respond.Config{})
+	f := setupWaits(t, respond.Config{})
 	req := f.createRequest()
 	w := f.openWait("/v1/requests/"+req.ID+"/wait?timeout=5m", tokenA)
 	run := f.startRun()
@@ -493,7 +485,7 @@ func TestAResolutionBeforeTheRegistrationIsNotMissed(t *testing.T) {
 
 // Answers racing waits, without injected order: each wait answers "answered".
 func TestAResolutionRacingTheWaitIsNotMissed(t *testing.T) {
-	f := setup(t, respond.Config{})
+	f := setupWaits(t, respond.Config{})
 	for range 40 {
 		req := f.createRequest()
 		var wg sync.WaitGroup
@@ -514,7 +506,7 @@ func TestAResolutionRacingTheWaitIsNotMissed(t *testing.T) {
 
 // Close (the server shutting down) answers the waits at once, each with its state as it stands.
 func TestCloseAnswersTheWaits(t *testing.T) {
-	f := setup(t, respond.Config{})
+	f := setupWaits(t, respond.Config{})
 	req := f.createRequest()
 	w := f.openWait("/v1/requests/"+req.ID+"/wait?timeout=5m", tokenA)
 	rw := f.openWait("/v1/runs/"+f.startRun()+"/wait?timeout=5m", tokenA)
@@ -538,7 +530,7 @@ func TestNegativeWaitCapsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cfg := range []respond.Config{{MaxWaits: -1}, {MaxWaitsPerCaller: -1}} {
-		cfg.Store, cfg.LinkSecret = st, []byte(linkSecret)
+		cfg.Store, cfg.LinkSecret = st, []byte(waitLinkSecret)
 		if _, err := respond.New(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}

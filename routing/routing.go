@@ -32,10 +32,20 @@ type File struct {
 	// AllowPrivateTargets is the egress allow-list (HITL_ALLOW_PRIVATE_TARGETS wins): a
 	// YAML list or one comma-separated string of CIDRs, addresses, host names or "*".
 	AllowPrivateTargets List `yaml:"allow_private_targets"`
+	// APITokens are API tokens beside HITL_API_TOKENS, each with a name and a scope; the
+	// token itself should come from the environment (token: ${HITL_TOKEN_CI}).
+	APITokens []APIToken `yaml:"api_tokens"`
 	// Sections are every other top-level key: one per surface ("slack:", "email:",
 	// "telegram:", ...), each parsed by its own surface. The server refuses a key that
 	// names no surface.
 	Sections map[string]yaml.Node `yaml:",inline"`
+}
+
+// APIToken is one entry of api_tokens.
+type APIToken struct {
+	Name  string `yaml:"name"`
+	Scope string `yaml:"scope"` // read, answer or admin
+	Token string `yaml:"token"`
 }
 
 // Load reads the file at path ("" for none) and then the environment, which wins.

@@ -44,9 +44,16 @@ type Config struct {
 	// LinkSecret signs the links in notifications (HITL_LINK_SECRET, at least 16 characters).
 	// Required by notifiers and responders; Dev keeps one in its data directory.
 	LinkSecret string
-	// APITokens guard the REST API (--api-tokens, HITL_API_TOKENS, comma separated). Required
-	// by a responder unless Insecure; optional in Dev, which then accepts every caller.
+	// APITokens guard the REST API, the job API and the inbox's sign-in (--api-tokens,
+	// HITL_API_TOKENS, comma separated), each "name:scope:token" with scope read, answer or
+	// admin, or a bare token, which is an admin named token-N; the routing file's api_tokens
+	// add more. Each at least 16 characters, except in Dev. Required by a responder unless
+	// Insecure; optional in Dev, which then accepts every caller.
 	APITokens []string
+	// RateLimits are the per-client limits of the responder's edges; see RateLimits.
+	RateLimits RateLimits
+	// HTTPTimeouts bound every connection of the HTTP server; see HTTPTimeouts.
+	HTTPTimeouts HTTPTimeouts
 	// Webhooks are the named webhook targets (--webhooks, HITL_WEBHOOKS="name=url,...").
 	// Default none; the routing file may name more.
 	Webhooks map[string]string
@@ -127,6 +134,8 @@ func (c Config) WithDefaults() Config {
 	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
 	c.LogLevel = cmp.Or(c.LogLevel, DefaultLogLevel)
 	c.JobWorkflow = cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)
+	c.RateLimits = c.RateLimits.WithDefaults()
+	c.HTTPTimeouts = c.HTTPTimeouts.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = c.newLogger()
 	}
@@ -166,6 +175,7 @@ func (c Config) validate() error {
 	if err := c.NATSAuth.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.RateLimits.validate(), c.HTTPTimeouts.validate())
 	return errors.Join(errs...)
 }
 
@@ -213,7 +223,7 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 	webhooks := fs.String("webhooks", env("HITL_WEBHOOKS", ""), "webhook targets name=url,name2=url2 (env HITL_WEBHOOKS)")
 	allow := fs.String("allow-private-targets", env("HITL_ALLOW_PRIVATE_TARGETS", strings.Join(c.AllowPrivateTargets, ",")),
 		"non-public addresses webhooks and callbacks may reach: CIDRs, addresses, host names or * (env HITL_ALLOW_PRIVATE_TARGETS)")
-	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens (env HITL_API_TOKENS)")
+	tokens := fs.String("api-tokens", env("HITL_API_TOKENS", ""), "comma separated API tokens, name:scope:token or bare (env HITL_API_TOKENS)")
 	replicas := fs.String("replicas", env("HITL_REPLICAS", strconv.Itoa(cmp.Or(c.Replicas, 1))), "replicas of streams and buckets (env HITL_REPLICAS)")
 	workers := fs.String("workers", env("HITL_WORKERS", strconv.Itoa(cmp.Or(c.Workers, DefaultWorkers))), "concurrent handlers per consumer (env HITL_WORKERS)")
 	natsSecrets := c.NATSAuth.flags(fs)
@@ -221,6 +231,8 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		"long-polls a responder holds at once (env HITL_MAX_WAITS)")
 	maxWaitsPerCaller := fs.String("max-waits-per-caller", env("HITL_MAX_WAITS_PER_CALLER", strconv.Itoa(cmp.Or(c.MaxWaitsPerCaller, respond.DefaultMaxWaitsPerCaller))),
 		"long-polls of one API token, link subject or client IP (env HITL_MAX_WAITS_PER_CALLER)")
+	completeLimits := c.RateLimits.flags(fs)
+	completeTimeouts := c.HTTPTimeouts.flags(fs)
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
 	return func() error {
 		c.LinkSecret = env("HITL_LINK_SECRET", c.LinkSecret)
@@ -229,7 +241,7 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		c.AllowPrivateTargets = egress.Split(*allow)
 		c.Insecure = *insecure
 		natsSecrets()
-		var errs []error
+		errs := []error{completeLimits(), completeTimeouts()}
 		var err error
 		if *webhooks != "" {
 			if c.Webhooks, err = webhook.ParseTargets(*webhooks); err != nil {

@@ -52,7 +52,7 @@ func TestEnsureDuringLeaderElection(t *testing.T) {
 	hitl.Register(reg, "echo", func(_ context.Context, in struct{ Text string }) (string, error) { return in.Text, nil })
 	var retries atomic.Int32
 	logger := slog.New(slog.NewTextHandler(countingWriter{t: t, phrase: "ensure streams failed; retrying", n: &retries}, nil))
-	base := server.Config{NATS: env.URL, Replicas: 3, LinkSecret: secret, APITokens: []string{"tok"}, Logger: logger}
+	base := server.Config{NATS: env.URL, Replicas: 3, LinkSecret: secret, APITokens: []string{apiToken}, Logger: logger}
 
 	leader := -1
 	for i, s := range env.Servers {
@@ -90,6 +90,7 @@ func TestEnsureDuringLeaderElection(t *testing.T) {
 	exited := func() {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup, which waits for both
 			t.Fatalf("a service exited during the election: %v", err)
 		default:
 		}

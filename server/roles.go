@@ -88,7 +88,8 @@ func (r Responder) WithDefaults() Responder { r.Config = r.Config.WithDefaults()
 
 func (r Responder) validate() error {
 	var errs []error
-	if len(r.APITokens) == 0 && !r.Insecure {
+	// Tokens may also come from the routing file: run checks again once it is read.
+	if len(r.APITokens) == 0 && !r.Insecure && r.ConfigFile == "" {
 		errs = append(errs, errors.New("HITL_API_TOKENS must be set for the responder (or HITL_INSECURE=true for a trusted network)"))
 	}
 	return errors.Join(append(errs, r.Config.needLinkSecret(), r.Config.validate())...)
@@ -193,10 +194,6 @@ func (d *Dev) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(c.APITokens) == 0 {
-		c.Insecure = true
-		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
-	}
-	return run(ctx, &process{cfg: c, orchestrator: true, notifier: true, responder: true, workflows: dd.Workflows, console: dd.Console,
+	return run(ctx, &process{cfg: c, dev: true, orchestrator: true, notifier: true, responder: true, workflows: dd.Workflows, console: dd.Console,
 		defaultAllow: DevAllowPrivateTargets}) // a local tool: bots and receivers on this machine work
 }

@@ -35,6 +35,7 @@ import (
 type process struct {
 	cfg                               Config // with defaults, validated by the role
 	orchestrator, notifier, responder bool
+	dev                               bool           // hitl dev: short API tokens pass, none means open
 	workflows                         *hitl.Registry // the orchestrator's
 	console                           io.Writer      // every question printed here when set
 	// defaultAllow is the egress allow-list when none is configured (Dev: loopback).
@@ -53,6 +54,21 @@ func run(ctx context.Context, p *process) error {
 		return err
 	}
 	file, err := routing.Load(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	tokens, err := c.apiTokens(file, p.dev)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !p.responder || len(tokens) > 0:
+	case p.dev:
+		log.Warn("no HITL_API_TOKENS: the API accepts every caller (dev mode)")
+	case !c.Insecure:
+		return errors.New("HITL_API_TOKENS (or the config's api_tokens) must be set for the responder (or HITL_INSECURE=true for a trusted network)")
+	}
+	limits, err := c.RateLimits.build()
 	if err != nil {
 		return err
 	}
@@ -75,12 +91,12 @@ func run(ctx context.Context, p *process) error {
 	outer.HandleFunc("GET /healthz", h.healthz)
 	outer.HandleFunc("GET /readyz", h.readyz)
 	outer.Handle("/", h) // the services' routes, once ready
-	guard, err := httpguard.New(httpguard.Config{PublicURL: c.PublicURL, CheckHost: checkHost(ln.Addr(), c.Insecure),
+	guard, err := httpguard.New(httpguard.Config{PublicURL: c.PublicURL, CheckHost: checkHost(ln.Addr(), len(tokens) == 0),
 		JSON: append([]string{"/v1/"}, jobapi.Paths...), Logger: log})
 	if err != nil {
 		return fmt.Errorf("public URL (--public-url, HITL_PUBLIC_URL): %w", err)
 	}
-	srv := &http.Server{Handler: guard.Handler(outer), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpServer(guard.Handler(outer), c.HTTPTimeouts)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	serveErr := make(chan error, 1)
@@ -141,7 +157,8 @@ func run(ctx context.Context, p *process) error {
 		}
 		runners = append(runners, o.Run)
 	}
-	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes, defaultAllow: p.defaultAllow}
+	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes,
+		defaultAllow: p.defaultAllow, tokens: tokens, limits: limits}
 	sys, err := buildSurfaces(d)
 	if err != nil {
 		return err
@@ -154,15 +171,16 @@ func run(ctx context.Context, p *process) error {
 		runners = append(runners, n.Run)
 	}
 	if p.responder {
-		api, err := respond.New(respond.Config{Store: st, Tokens: c.APITokens, LinkSecret: []byte(c.LinkSecret),
-			Routes: routes, AllowPrivateTargets: d.allowPrivate(), Logger: log, Metrics: m, MaxWaits: c.MaxWaits, MaxWaitsPerCaller: c.MaxWaitsPerCaller})
+		api, err := respond.New(respond.Config{Store: st, Tokens: tokens, LinkSecret: []byte(c.LinkSecret),
+			Routes: routes, AllowPrivateTargets: d.allowPrivate(), Logger: log, Metrics: m,
+			MaxWaits: c.MaxWaits, MaxWaitsPerCaller: c.MaxWaitsPerCaller, AuthFailures: limits.AuthFailures, Answers: limits.Answers})
 		if err != nil {
 			return err
 		}
 		mux.Handle("/v1/", api)
 		onShutdown = append(onShutdown, api.Close) // long-polls answer now, not at their timeout
-		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: c.APITokens,
-			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m})
+		jobs, err := jobapi.New(jobapi.Config{Store: st, Workflow: c.JobWorkflow, Tokens: tokens,
+			LinkSecret: []byte(c.LinkSecret), Logger: log, Metrics: m, AuthFailures: limits.AuthFailures})
 		if err != nil {
 			return err
 		}

@@ -20,24 +20,34 @@ import (
 	"github.com/hitl-dev/hitl/server"
 )
 
-const secret = "server-test-link-secret"
+const (
+	secret   = "server-test-link-secret"
+	apiToken = "server-test-api-token"
+)
 
 func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_NATS", "nats://10.1.2.3:4222")
 	t.Setenv("HITL_HTTP", "127.0.0.1:9999")
-	t.Setenv("HITL_API_TOKENS", "a, b")
+	t.Setenv("HITL_API_TOKENS", "first-api-token-1, ci:read:second-api-token")
 	t.Setenv("HITL_LINK_SECRET", secret)
 	t.Setenv("HITL_WORKERS", "7")
 	t.Setenv("HITL_MAX_WAITS", "20000")
 	t.Setenv("HITL_DATA", "/tmp/somewhere")
+	t.Setenv("HITL_RATE_LIMIT_ANSWERS", "50/10s")
+	t.Setenv("HITL_TRUSTED_PROXIES", "10.0.0.0/8")
+	t.Setenv("HITL_HTTP_READ_TIMEOUT", "7s")
 	d := &server.Dev{}
 	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
 		t.Fatal(err)
 	}
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
-		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "a,b" ||
+		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "first-api-token-1,ci:read:second-api-token" ||
 		d.MaxWaits != 20000 || d.MaxWaitsPerCaller != 1000 {
 		t.Fatalf("config from the environment: %+v", d)
+	}
+	if d.RateLimits.Answers != "50/10s" || d.RateLimits.Login != server.DefaultRateLimitLogin || d.RateLimits.TrustedProxies != "10.0.0.0/8" ||
+		d.HTTPTimeouts.Read != 7*time.Second || d.HTTPTimeouts.Write != time.Minute {
+		t.Fatalf("limits and timeouts from the environment: %+v %+v", d.RateLimits, d.HTTPTimeouts)
 	}
 	// A flag wins over its environment twin.
 	o := &server.Orchestrator{}
@@ -57,6 +67,11 @@ func TestBadFlagsAreErrors(t *testing.T) {
 		{"--max-waits-per-caller", "many"},
 		{"--log-level", "loud"},
 		{"--webhooks", "no-equals-sign"},
+		{"--rate-limit-login", "ten"},
+		{"--rate-limit-clients", "0"},
+		{"--trusted-proxies", "somewhere"},
+		{"--http-read-timeout", "0s"},
+		{"--http-idle-timeout", "soon"},
 		{"--no-such-flag"},
 	} {
 		err := server.Parse("test", &server.Notifier{}, args)
@@ -83,6 +98,26 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 			c.LinkSecret = secret
 			return c
 		}()}, "HITL_API_TOKENS"},
+		"responder with a short token": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{"ci:read:short-token"}
+			return c
+		}()}, "HITL_API_TOKENS (then the config's api_tokens): tokens must be at least 16 characters: ci is shorter"},
+		"responder with a short bare token": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{apiToken, "tok"}
+			return c
+		}()}, "token-2 is shorter"},
+		"responder with an unknown scope": {&server.Responder{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.APITokens = secret, []string{"ci:root:" + apiToken}
+			return c
+		}()}, `scope "root" is not read, answer or admin`},
+		"notifier with a bad rate limit": {&server.Notifier{Config: func() server.Config {
+			c := quiet
+			c.LinkSecret, c.RateLimits.Login = secret, "ten a minute"
+			return c
+		}()}, "HITL_RATE_LIMIT_LOGIN"},
 		"bad replicas": {&server.Orchestrator{Config: func() server.Config {
 			c := quiet
 			c.Replicas = 2
@@ -105,7 +140,10 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 func TestWithDefaults(t *testing.T) {
 	c := server.Config{}.WithDefaults()
 	if c.NATS != server.DefaultNATS || c.HTTP != server.DefaultHTTP || c.Replicas != 1 || c.Workers != server.DefaultWorkers ||
-		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil {
+		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil ||
+		c.RateLimits.Login != "10/1m" || c.RateLimits.AuthFailures != "20/1m" || c.RateLimits.Answers != "300/1m" ||
+		c.RateLimits.Interactions != "600/1m" || c.RateLimits.MaxClients != 10_000 ||
+		c.HTTPTimeouts != (server.HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}) {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if d := (server.Dev{}).WithDefaults(); d.Data != server.DefaultData || d.Workflows == nil || d.Workers != server.DefaultWorkers {
@@ -129,7 +167,7 @@ func TestRolesServeTogether(t *testing.T) {
 		}
 		return "hello " + in.Name, nil
 	})
-	base := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, APITokens: []string{"tok"},
+	base := server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret, APITokens: []string{apiToken},
 		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := map[string]string{}
@@ -228,7 +266,7 @@ func call(t *testing.T, method, url, body string, hdr ...string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Authorization", "Bearer "+apiToken)
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i] == "Host" {
@@ -308,7 +346,7 @@ func TestHostCheck(t *testing.T) {
 			r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: ":0", LinkSecret: secret, Insecure: tc.insecure,
 				PublicURL: "https://hitl.example.com/", Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
 			if !tc.insecure {
-				r.APITokens = []string{"tok"}
+				r.APITokens = []string{apiToken}
 			}
 			ready := make(chan string, 1)
 			r.Ready = func(l server.Listening) { ready <- portOf(l.HTTP) }
@@ -404,7 +442,7 @@ func TestShutdownAnswersTheLongPolls(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret,
-		APITokens: []string{"tok"}, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
+		APITokens: []string{apiToken}, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
 	ready := make(chan string, 1)
 	r.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
 	done := make(chan error, 1)
@@ -429,7 +467,7 @@ func TestShutdownAnswersTheLongPolls(t *testing.T) {
 	waited := make(chan answer, 1)
 	go func() {
 		hr, _ := http.NewRequest("GET", api+"/v1/requests/"+req.ID+"/wait?timeout=5m", nil)
-		hr.Header.Set("Authorization", "Bearer tok")
+		hr.Header.Set("Authorization", "Bearer "+apiToken)
 		resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(hr)
 		if err != nil {
 			waited <- answer{0, err.Error()}

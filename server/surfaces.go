@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
 	"github.com/hitl-dev/hitl/routing"
@@ -45,6 +46,8 @@ type deps struct {
 	routes  **routing.Routes
 	// defaultAllow is the allow-list when neither the environment nor the file sets one.
 	defaultAllow []string
+	tokens       []string         // every API token: HITL_API_TOKENS, then the file's api_tokens
+	limits       ratelimit.Limits // the responder's rate limits
 }
 
 // env is what every surface is built from.
@@ -54,7 +57,7 @@ func (d deps) env(section string) surface.Env {
 		secret = []byte(d.cfg.LinkSecret)
 	}
 	return surface.Env{Store: d.store, Routes: func() *routing.Routes { return *d.routes }, LinkSecret: secret,
-		APITokens: d.cfg.APITokens, PublicURL: d.cfg.PublicURL, Logger: d.log, Metrics: d.metrics, Raw: d.file.Section(section)}
+		APITokens: d.tokens, Limits: d.limits, PublicURL: d.cfg.PublicURL, Logger: d.log, Metrics: d.metrics, Raw: d.file.Section(section)}
 }
 
 // allowPrivate is the allow-list of webhook targets and callbacks: the flag or the
@@ -112,7 +115,7 @@ func buildSurfaces(d deps) (*system, error) {
 	}
 	for name := range d.file.Sections {
 		if !known[name] {
-			errs = append(errs, fmt.Errorf("config: section %q names no surface (known: webhooks, groups, public_url, %s)",
+			errs = append(errs, fmt.Errorf("config: section %q names no surface (known: webhooks, groups, public_url, api_tokens, %s)",
 				name, strings.Join(surfaceNames(), ", ")))
 		}
 	}

@@ -216,7 +216,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			continue // unchanged: an update would only race the consumers other services create
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("ensure stream %s: %w%s", sc.Name, err, hint)
+			return fmt.Errorf("ensure stream %s: %w%s", sc.Name, err, hintFor(err))
 		}
 	}
 	for _, kc := range cfg.BucketConfigs() {
@@ -228,7 +228,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			}
 		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
-			return fmt.Errorf("ensure bucket %s: %w%s", kc.Bucket, err, hint)
+			return fmt.Errorf("ensure bucket %s: %w%s", kc.Bucket, err, hintFor(err))
 		}
 	}
 	for stream, ccs := range cfg.ConsumerConfigs() {
@@ -237,14 +237,24 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 				continue
 			}
 			if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
-				return fmt.Errorf("ensure consumer %s on %s: %w%s", cc.Durable, stream, err, hint)
+				return fmt.Errorf("ensure consumer %s on %s: %w%s", cc.Durable, stream, err, hintFor(err))
 			}
 		}
 	}
 	return nil
 }
 
-// hint ends Ensure's errors: the likely cause on a server with least-privilege identities.
+// hintFor ends Ensure's errors with the likely cause on a server with least-privilege
+// identities, where a refused API call goes unanswered; an error JetStream itself answered
+// (temporarily unavailable during an election, a bad config) speaks for itself.
+func hintFor(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return ""
+	}
+	return hint
+}
+
 const hint = " (missing or different from what this release declares; with the shipped NATS permissions only the " +
 	"orchestrator's identity or an admin may create or update it: start an orchestrator first, see docs/nats-security.md)"
 

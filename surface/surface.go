@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/notify"
 	"github.com/hitl-dev/hitl/routing"
@@ -32,8 +33,12 @@ type Env struct {
 	// LinkSecret signs and verifies links (HITL_LINK_SECRET). Empty in a process that
 	// signs none (an orchestrator alone): a surface that needs it then builds nothing.
 	LinkSecret []byte
-	// APITokens are the REST API's tokens, for surfaces where operators sign in.
+	// APITokens are the REST API's tokens, for surfaces where operators sign in, each
+	// "name:scope:token" or a bare token (an admin): see the apitoken package.
 	APITokens []string
+	// Limits are the per-client rate limits of the surfaces' handlers: sign-ins, answers
+	// through links and pages, Slack and Telegram interactions. Nil fields limit nothing.
+	Limits    ratelimit.Limits
 	PublicURL string // the base of links sent out
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics

@@ -43,5 +43,8 @@ func Build(env surface.Env) (*surface.Parts, error) {
 	if env.Logger != nil {
 		env.Logger.Info("email channel configured", slog.String("smtp", ch.Server()), slog.String("from", ec.From))
 	}
-	return &surface.Parts{Channel: ch, CheckTarget: CheckAddress, Handlers: links.Routes()}, nil
+	handlers := links.Routes()
+	// Every POST decides: count each against the client's answers.
+	handlers["POST "+ActionPath] = env.Limits.Answers.Wrap(handlers["POST "+ActionPath])
+	return &surface.Parts{Channel: ch, CheckTarget: CheckAddress, Handlers: handlers}, nil
 }

@@ -37,5 +37,5 @@ func Build(env surface.Env) (*surface.Parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &surface.Parts{Channel: ch, CheckTarget: CheckTarget, Handlers: map[string]http.Handler{"POST " + Path: h}}, nil
+	return &surface.Parts{Channel: ch, CheckTarget: CheckTarget, Handlers: map[string]http.Handler{"POST " + Path: env.Limits.Interactions.Wrap(h)}}, nil
 }

@@ -42,5 +42,5 @@ func Build(env surface.Env) (*surface.Parts, error) {
 	if env.Logger != nil {
 		env.Logger.Info("telegram surface configured", slog.String("webhook", env.PublicURL+Path))
 	}
-	return &surface.Parts{Channel: ch, CheckTarget: CheckTarget, Handlers: map[string]http.Handler{"POST " + Path: h}}, nil
+	return &surface.Parts{Channel: ch, CheckTarget: CheckTarget, Handlers: map[string]http.Handler{"POST " + Path: env.Limits.Interactions.Wrap(h)}}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl-dev/hitl/internal/apitoken"
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/routing"
 )
@@ -40,17 +41,28 @@ type viewer struct {
 	token string
 	// session is set when an operator has a session cookie.
 	session *session
+	// token is the API token an operator signed in with (its scope decides whether they
+	// may answer); the zero Token, with Admin scope, in hitl dev without tokens.
+	api apitoken.Token
 }
 
 func (v viewer) operator() bool { return v.identity == routing.Operator }
 
-// responder is recorded on answers: the link's subject, or the operator's name, or "api".
+// responder is recorded on answers: the link's subject, or the operator's name, or the
+// name of the API token they signed in with, or "api" (a bare token, or hitl dev).
 func (v viewer) responder() string {
 	if v.operator() && v.name != "" {
 		return v.name
 	}
+	if v.operator() && v.api.Name != "" && !v.api.Legacy {
+		return v.api.Name
+	}
 	return v.identity
 }
+
+// mayAnswer reports whether v's credential lets them answer: a link always (the routes
+// decide the rest), an operator when their token's scope is answer or admin.
+func (v viewer) mayAnswer() bool { return !v.operator() || v.api.Scope.Allows(apitoken.Answer) }
 
 // binding is what a form's CSRF token is bound to besides the request and the identity:
 // the link token, or the session's nonce (nothing for an operator of hitl dev without a
@@ -71,6 +83,23 @@ type session struct {
 	Nonce string `json:"k"`           // random: binds the forms' CSRF tokens to this session
 	Token string `json:"t,omitempty"` // fingerprint of the API token used: removing it ends the session
 	Exp   int64  `json:"e"`           // unix seconds
+
+	api apitoken.Token // the token Token fingerprints, found when verified
+}
+
+// sessionToken finds the configured token with fingerprint fp, comparing with each in
+// constant time.
+func (s *Server) sessionToken(fp string) (apitoken.Token, bool) {
+	found := -1
+	for i, t := range s.tokens.Tokens() {
+		if subtle.ConstantTimeCompare([]byte(fp), []byte(s.tokenFingerprint(t.Secret))) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return apitoken.Token{}, false
+	}
+	return s.tokens.Tokens()[found], true
 }
 
 var errBadSession = errors.New("invalid session")
@@ -92,17 +121,14 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // tokenFingerprint names an API token without revealing it.
 func (s *Server) tokenFingerprint(tok string) string { return b64(s.mac(prefixToken, tok)[:16]) }
 
-// checkAPIToken compares tok with every configured token in constant time and returns its
-// fingerprint.
-func (s *Server) checkAPIToken(tok string) (string, bool) {
-	ok := 0
-	for _, t := range s.cfg.Tokens {
-		ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
+// checkAPIToken finds the configured token tok is, in constant time, and returns it with
+// its fingerprint.
+func (s *Server) checkAPIToken(tok string) (apitoken.Token, string, bool) {
+	t, ok := s.tokens.Lookup(tok)
+	if !ok {
+		return apitoken.Token{}, "", false
 	}
-	if ok != 1 {
-		return "", false
-	}
-	return s.tokenFingerprint(tok), true
+	return t, s.tokenFingerprint(tok), true
 }
 
 func (s *Server) signSession(se session) string {
@@ -127,14 +153,14 @@ func (s *Server) verifySession(v string, now time.Time) (*session, error) {
 	if err != nil || json.Unmarshal(body, &se) != nil || se.Nonce == "" || now.Unix() >= se.Exp {
 		return nil, errBadSession
 	}
-	if len(s.cfg.Tokens) > 0 {
-		known := 0
-		for _, t := range s.cfg.Tokens {
-			known |= subtle.ConstantTimeCompare([]byte(se.Token), []byte(s.tokenFingerprint(t)))
-		}
-		if known != 1 {
+	if !s.tokens.Open() {
+		t, ok := s.sessionToken(se.Token)
+		if !ok {
 			return nil, errBadSession
 		}
+		se.api = t
+	} else {
+		se.api = apitoken.Token{Scope: apitoken.Admin, Legacy: true}
 	}
 	return &se, nil
 }

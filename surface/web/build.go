@@ -19,7 +19,7 @@ func Build(env surface.Env) (*surface.Parts, error) {
 		return nil, nil
 	}
 	srv, err := New(Config{Store: env.Store, LinkSecret: env.LinkSecret, Tokens: env.APITokens, Routes: env.Routes,
-		PublicURL: env.PublicURL, Logger: env.Logger, Metrics: env.Metrics})
+		PublicURL: env.PublicURL, Logger: env.Logger, Metrics: env.Metrics, Login: env.Limits.Login, Answers: env.Limits.Answers})
 	if err != nil {
 		return nil, err
 	}

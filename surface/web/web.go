@@ -14,7 +14,9 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/internal/apitoken"
 	"github.com/hitl-dev/hitl/internal/linktoken"
+	"github.com/hitl-dev/hitl/internal/ratelimit"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/present"
 	"github.com/hitl-dev/hitl/routing"
@@ -28,9 +30,14 @@ type Config struct {
 	// LinkSecret verifies link tokens (?token=...). It also signs the session cookie and
 	// the forms' CSRF tokens, each under a prefix of its own. Required, at least 16 bytes.
 	LinkSecret []byte
-	// Tokens are the API tokens operators sign in with at /inbox/login. Empty: there is no
-	// sign-in, and every visitor without a link is an operator (hitl dev only).
+	// Tokens are the API tokens operators sign in with at /inbox/login, in the REST API's
+	// forms (see apitoken.Parse): a read token shows the inbox, answer and admin tokens also
+	// answer. Empty: there is no sign-in, and every visitor without a link is an operator
+	// (hitl dev only).
 	Tokens []string
+	// Login limits failed sign-ins per client, Answers the answers sent from the pages.
+	// Nil: no limit.
+	Login, Answers *ratelimit.Limiter
 	// Routes decides who may see and answer a request. It is called on every request,
 	// because the app builds the routes after the surfaces. Nil, or returning nil: a link
 	// shows and answers its own request only.
@@ -51,6 +58,7 @@ type Config struct {
 type Server struct {
 	answers *store.Answerer
 	cfg     Config
+	tokens  *apitoken.Set
 	log     *slog.Logger
 	mux     *http.ServeMux
 	secure  bool
@@ -70,8 +78,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	tokens, err := apitoken.NewSet(cfg.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("web: Tokens: %w", err)
+	}
 	s := &Server{answers: &store.Answerer{Store: cfg.Store, Routes: cfg.Routes, Metrics: cfg.Metrics, Logger: cfg.Logger},
-		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now,
+		cfg: cfg, tokens: tokens, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now,
 		secure: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	// Browsers say where a POST comes from (Sec-Fetch-Site, Origin): cross-site ones are
 	// refused before the forms' own CSRF tokens are even looked at.
@@ -172,9 +184,9 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) (viewer, error
 	}
 	switch {
 	case se != nil:
-		return viewer{identity: routing.Operator, name: se.Name, session: se}, nil
-	case len(s.cfg.Tokens) == 0:
-		return viewer{identity: routing.Operator}, nil
+		return viewer{identity: routing.Operator, name: se.Name, session: se, api: se.api}, nil
+	case s.tokens.Open():
+		return viewer{identity: routing.Operator, api: apitoken.Token{Scope: apitoken.Admin, Legacy: true}}, nil
 	}
 	return viewer{}, errNoViewer
 }
@@ -218,7 +230,7 @@ func (s *Server) base(title string, v viewer) *page {
 		p.Who, p.Inbox = v.identity, inboxURL(v)
 	case v.operator():
 		p.Who, p.Inbox = "operator", "/inbox"
-		if v.session == nil && len(s.cfg.Tokens) == 0 {
+		if v.session == nil && s.tokens.Open() {
 			p.Who = "operator (development mode: no sign-in needed)"
 		}
 		if v.name != "" {
@@ -233,7 +245,7 @@ func (s *Server) base(title string, v viewer) *page {
 
 func (s *Server) message(w http.ResponseWriter, status int, v viewer, heading string, lines ...string) {
 	p := s.base(heading, v)
-	p.Message = &messageView{Heading: heading, Lines: lines, Login: status == http.StatusUnauthorized && len(s.cfg.Tokens) > 0}
+	p.Message = &messageView{Heading: heading, Lines: lines, Login: status == http.StatusUnauthorized && !s.tokens.Open()}
 	s.render(w, status, "message", p)
 }
 
@@ -359,9 +371,13 @@ func (s *Server) requestPage(w http.ResponseWriter, status int, req *events.Requ
 	if req.Deadline != nil && !req.Resolved() {
 		rv.Due = when(*req.Deadline, now)
 	}
-	if req.Resolved() {
+	switch {
+	case req.Resolved():
 		rv.Outcome = outcome(req, v, now)
-	} else {
+	case !v.mayAnswer():
+		// A read token shows the question, not a form it could not send.
+		rv.Notice = cmp.Or(notice, readOnly)
+	default:
 		rv.Form = buildForm(req.Input, posted, errs)
 		rv.Form.Action = requestURL(req.ID, v.token)
 		rv.Form.CSRF = s.csrf(req.ID, v)
@@ -376,6 +392,12 @@ func (s *Server) requestPage(w http.ResponseWriter, status int, req *events.Requ
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := s.cfg.Answers.Allow(r); !ok {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+		s.message(w, http.StatusTooManyRequests, viewer{}, "Too many answers",
+			"Too many answers came from your address in a short time. Wait "+ratelimit.RetryAfter(wait)+" seconds, then send yours again.")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
@@ -396,6 +418,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if !v.mayAnswer() {
+		s.message(w, http.StatusForbidden, v, "Your token can only read", readOnly)
+		return
+	}
 	if !s.checkCSRF(r, id, v) {
 		s.log.Warn("web: answer refused: missing or wrong CSRF token", slog.String("request_id", id),
 			slog.String("identity", v.identity))
@@ -444,6 +470,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, answeredURL(req.ID, v.token), http.StatusSeeOther)
 }
 
+// readOnly explains to an operator signed in with a read token why there is no form.
+const readOnly = "You signed in with a read-only API token: it shows requests but does not answer them. Sign in with an answer or admin token to answer."
+
 func alreadyDecided(req *events.Request) string {
 	v := present.Of(req)
 	by := ""
@@ -466,7 +495,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, loginCookie, nonce, time.Hour)
 	v, _ := s.identify(discardWriter{}, r)
 	s.renderLogin(w, http.StatusOK, v, &loginView{CSRF: s.loginCSRF(nonce), Next: safeNext(r.URL.Query().Get("next")),
-		NeedToken: len(s.cfg.Tokens) > 0})
+		NeedToken: !s.tokens.Open()})
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, status int, v viewer, lv *loginView) {
@@ -490,7 +519,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		nonce := randomNonce()
 		s.setCookie(w, loginCookie, nonce, time.Hour)
 		s.renderLogin(w, status, viewer{}, &loginView{CSRF: s.loginCSRF(nonce), Next: next, Error: msg,
-			NeedToken: len(s.cfg.Tokens) > 0, Name: name})
+			NeedToken: !s.tokens.Open(), Name: name})
+	}
+	if blocked, wait := s.cfg.Login.Blocked(r); blocked {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+		s.log.Warn("web: sign-in refused: too many failures", slog.String("client", s.cfg.Login.Client(r)),
+			slog.String("remote", r.RemoteAddr))
+		retry(http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait "+ratelimit.RetryAfter(wait)+" seconds, then try again.")
+		return
 	}
 	ck, err := r.Cookie(loginCookie)
 	if err != nil || !equal(r.PostForm.Get("_csrf"), s.loginCSRF(ck.Value)) {
@@ -503,10 +539,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := ""
-	if len(s.cfg.Tokens) > 0 {
+	if !s.tokens.Open() {
 		var ok bool
-		if fp, ok = s.checkAPIToken(r.PostForm.Get("token")); !ok {
-			s.log.Warn("web: sign-in refused: unknown API token", slog.String("remote", r.RemoteAddr))
+		if _, fp, ok = s.checkAPIToken(r.PostForm.Get("token")); !ok {
+			s.cfg.Login.Fail(r)
+			s.log.Warn("web: sign-in refused: unknown API token", slog.String("client", s.cfg.Login.Client(r)),
+				slog.String("remote", r.RemoteAddr))
 			retry(http.StatusUnauthorized, "That API token is not valid.")
 			return
 		}

@@ -42,6 +42,12 @@ type bundle struct {
 // operators (hitl dev); routes know the email and webhook channels and group "finance".
 func setup(t *testing.T, tokens ...string) *bundle {
 	t.Helper()
+	return setupWith(t, nil, tokens...)
+}
+
+// setupWith is setup with more of the inbox's config set by edit.
+func setupWith(t *testing.T, edit func(*Config), tokens ...string) *bundle {
+	t.Helper()
 	env := natstest.Single(t)
 	_, js := env.Connect(t)
 	st, err := store.Open(context.Background(), js)
@@ -53,8 +59,12 @@ func setup(t *testing.T, tokens ...string) *bundle {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{t: t}
-	srv, err := New(Config{Store: st, LinkSecret: []byte(secret), Tokens: tokens, Routes: func() *routing.Routes { return rt },
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	cfg := Config{Store: st, LinkSecret: []byte(secret), Tokens: tokens, Routes: func() *routing.Routes { return rt },
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
