@@ -43,14 +43,24 @@ func Load(path string) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
-		dec.KnownFields(true)
-		if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		if f, err = Parse(b); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
 	if v := os.Getenv("HITL_PUBLIC_URL"); v != "" {
 		f.PublicURL = v
+	}
+	return f, nil
+}
+
+// Parse reads a configuration file's contents, ${NAME} expanded from the environment. An
+// unknown key of a known section is an error; an empty file is an empty File.
+func Parse(b []byte) (*File, error) {
+	f := &File{}
+	dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
 	return f, nil
 }
