@@ -1,6 +1,7 @@
 package server
 
 import (
+	"flag"
 	"log/slog"
 	"maps"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hitl-dev/hitl/routing"
+	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
 // FuzzConfigFile reads a routing file (hitl.yaml) and builds every surface from it, as a
@@ -81,6 +83,50 @@ func FuzzConfigFile(f *testing.F) {
 		}
 		if !reflect.DeepEqual(sys.routes, routes) {
 			t.Fatal("the system's routes are not the ones published")
+		}
+	})
+}
+
+// FuzzFlags parses a service's command line (flags win over their HITL_* twins, which are
+// unset here): refused with an error, or a configuration every role's checks accept, whose
+// webhook targets (--webhooks, HITL_WEBHOOKS) and API tokens are what was given.
+func FuzzFlags(f *testing.F) {
+	for _, a := range [][3]string{
+		{"--replicas", "3", "--workers=7"}, {"--webhooks", "ops-bot=https://bot.internal/hook,audit=http://127.0.0.1:9000/x", ""},
+		{"--api-tokens", " a, b ,,c", "--log-level=debug"}, {"--replicas", "2", ""}, {"--workers", "0", ""}, {"--log-level", "loud", ""},
+		{"--webhooks", "no-equals-sign", ""}, {"--no-such-flag", "", ""}, {"--help", "", ""}, {"-replicas=05", "--workers", "+3"},
+		{"--nats", "nats://u:p@10.1.2.3:4222", "--public-url=https://hitl.example.com"}, {"positional", "--replicas", "x"},
+	} {
+		f.Add(a[0], a[1], a[2])
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var n Notifier
+		var stderr strings.Builder
+		fs := flag.NewFlagSet("fuzz", flag.ContinueOnError)
+		fs.SetOutput(&stderr)
+		complete := n.Flags(fs)
+		err := fs.Parse([]string{a, b, c})
+		if err == nil {
+			err = complete()
+		}
+		if err != nil {
+			return
+		}
+		if err := n.Config.validate(); err != nil {
+			t.Fatalf("%q accepted, but the config is invalid: %v", []string{a, b, c}, err)
+		}
+		given := ""
+		if w := fs.Lookup("webhooks"); w != nil {
+			given = w.Value.String()
+		}
+		want, err := webhook.ParseTargets(given)
+		if err != nil || !maps.Equal(want, n.Webhooks) && len(want)+len(n.Webhooks) > 0 {
+			t.Fatalf("--webhooks %q gave %v, ParseTargets %v (%v)", given, n.Webhooks, want, err)
+		}
+		for _, tok := range n.APITokens {
+			if tok == "" || strings.TrimSpace(tok) != tok || strings.Contains(tok, ",") {
+				t.Fatalf("API token %q from %q", tok, []string{a, b, c})
+			}
 		}
 	})
 }
