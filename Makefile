@@ -3,6 +3,7 @@ GO      ?= go
 HTTP    ?= 127.0.0.1:8080
 DATA    ?= ./data
 NATS    ?= 127.0.0.1:4222
+FUZZTIME ?= 30s
 
 .DEFAULT_GOAL := help
 
@@ -25,10 +26,8 @@ stress: ## Chaos: 300 runs on a 3-node cluster, the event stream's leader killed
 bench: ## Full cycle vs bare JetStream floor; prints a JSON line last
 	$(GO) run ./bench
 
-fuzz: ## Fuzz the decoders and validators for a while each
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./events
-	$(GO) test -run='^$$' -fuzz=FuzzValidate -fuzztime=30s ./input
-	$(GO) test -run='^$$' -fuzz=FuzzCanonical -fuzztime=30s ./input
+fuzz: ## Run every fuzz target, one at a time, for FUZZTIME each (default 30s; FUZZ=regexp picks some)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: the files above need formatting" && exit 1)

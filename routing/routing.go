@@ -56,9 +56,7 @@ func Load(path string) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
-		dec.KnownFields(true)
-		if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		if f, err = Parse(b); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -92,6 +90,18 @@ func (l *List) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// Parse reads a configuration file's contents, ${NAME} expanded from the environment. An
+// unknown key of a known section is an error; an empty file is an empty File.
+func Parse(b []byte) (*File, error) {
+	f := &File{}
+	dec := yaml.NewDecoder(strings.NewReader(expandEnv(string(b))))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Section is the file's section named name, nil when it has none.

@@ -33,31 +33,46 @@ var (
 // MinSecretLen is the shortest secret accepted.
 const MinSecretLen = 16
 
-// Sign returns a token for c.
+// MaxLen is the longest token Verify reads.
+const MaxLen = 2048
+
+// encoding is unpadded base64url, read strictly: a character whose unused low bits are set
+// would otherwise decode to the same bytes, so that several strings verified as one token.
+var encoding = base64.RawURLEncoding.Strict()
+
+// Sign returns a token for c. It refuses claims without a request and claims too long
+// for Verify to read (MaxLen), so that every token it makes verifies.
 func Sign(secret []byte, c Claims) (string, error) {
 	if len(secret) < MinSecretLen {
 		return "", fmt.Errorf("link secret must be at least %d bytes", MinSecretLen)
+	}
+	if c.RequestID == "" {
+		return "", errors.New("link token: no request id")
 	}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(secret, payload)), nil
+	payload := encoding.EncodeToString(body)
+	tok := payload + "." + encoding.EncodeToString(mac(secret, payload))
+	if len(tok) > MaxLen {
+		return "", fmt.Errorf("link token: %d bytes, over the %d limit", len(tok), MaxLen)
+	}
+	return tok, nil
 }
 
 // Verify checks a token's signature and expiry at now and returns its claims.
 func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 	var c Claims
 	payload, sig, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 2048 {
+	if !ok || len(token) > MaxLen {
 		return c, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := encoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, mac(secret, payload)) {
 		return c, ErrInvalid
 	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
+	body, err := encoding.DecodeString(payload)
 	if err != nil || json.Unmarshal(body, &c) != nil || c.RequestID == "" {
 		return Claims{}, ErrInvalid
 	}

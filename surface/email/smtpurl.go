@@ -38,6 +38,15 @@ func parseSMTPURL(raw string) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SMTP URL: %w", redact(err))
 	}
+	// An "@" after the host means the user or password held a "/", "?" or "#" that was not
+	// percent-encoded, and the parser took part of them for the path, query or fragment.
+	// The errors below quote those parts, so they must not see it.
+	if strings.Contains(u.Path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(u.Fragment, "@") || strings.Contains(u.Opaque, "@") {
+		return nil, fmt.Errorf("SMTP URL: %w", redact(&url.Error{}))
+	}
+	if u.Fragment != "" {
+		return nil, errors.New("SMTP URL: unexpected #fragment")
+	}
 	s := &server{policy: mail.TLSOpportunistic, auth: mail.SMTPAuthPlain}
 	switch u.Scheme {
 	case "smtp":
@@ -50,6 +59,9 @@ func parseSMTPURL(raw string) (*server, error) {
 	s.host = u.Hostname()
 	if s.host == "" {
 		return nil, fmt.Errorf("SMTP URL: no host (want e.g. smtp://user:pass@smtp.example.com:587)")
+	}
+	if strings.Contains(s.host, ":") && net.ParseIP(s.host) == nil {
+		return nil, fmt.Errorf("SMTP URL: host %q is neither a name nor an IP address", s.host)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)

@@ -31,6 +31,12 @@ func TestEmailParseSMTPURL(t *testing.T) {
 		{url: "smtp://mail.example.com?auth=login", wantErr: "no user"},
 		{url: "smtp://u:p@mail.example.com?auth=xoauth", wantErr: "auth="},
 		{url: "smtp://user:secret-pass@bad host", wantErr: "SMTP URL"},
+		// An unencoded / ? or # in the user puts the password in the path, query or fragment.
+		{url: "smtp://us/er:secret-pass@host", wantErr: "malformed"},
+		{url: "smtp://us?er:secret-pass@host", wantErr: "malformed"},
+		{url: "smtp://us#er:secret-pass@host", wantErr: "malformed"},
+		{url: "smtp://host#x", wantErr: "fragment"},
+		{url: "smtp://::", wantErr: "neither a name nor an IP address"},
 	} {
 		got, err := parseSMTPURL(tc.url)
 		if tc.wantErr != "" {

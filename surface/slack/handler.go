@@ -107,28 +107,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("payload") == "" {
-		http.Error(w, "no payload", http.StatusBadRequest)
-		return
-	}
-	var ic slackgo.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &ic); err != nil {
-		http.Error(w, "payload is not an interaction", http.StatusBadRequest)
+	ic, err := parseInteraction(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Budget)
 	defer cancel()
 	switch ic.Type {
 	case slackgo.InteractionTypeBlockActions:
-		h.blockActions(ctx, &ic)
+		h.blockActions(ctx, ic)
 		w.WriteHeader(http.StatusOK)
 	case slackgo.InteractionTypeViewSubmission:
 		if ic.View.CallbackID != callbackID {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		if errs := h.viewSubmission(ctx, &ic); len(errs) > 0 {
+		if errs := h.viewSubmission(ctx, ic); len(errs) > 0 {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(slackgo.NewErrorsViewSubmissionResponse(errs))
 			return
@@ -137,6 +132,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusOK) // view_closed, shortcuts, ...: nothing to do
 	}
+}
+
+// parseInteraction reads a verified body: form-encoded, its payload field an interaction's
+// JSON. The error is what the 400 says.
+func parseInteraction(body []byte) (*slackgo.InteractionCallback, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("payload") == "" {
+		return nil, errors.New("no payload")
+	}
+	var ic slackgo.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &ic); err != nil {
+		return nil, errors.New("payload is not an interaction")
+	}
+	return &ic, nil
 }
 
 func refusal(err error) string {

@@ -116,7 +116,11 @@ func (s *Server) mac(prefix string, parts ...string) []byte {
 	return h.Sum(nil)
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func b64(b []byte) string { return encoding.EncodeToString(b) }
+
+// encoding is unpadded base64url, read strictly: a last character whose unused bits are set
+// would otherwise decode to the same bytes, so that several cookies verified as one.
+var encoding = base64.RawURLEncoding.Strict()
 
 // tokenFingerprint names an API token without revealing it.
 func (s *Server) tokenFingerprint(tok string) string { return b64(s.mac(prefixToken, tok)[:16]) }
@@ -144,11 +148,11 @@ func (s *Server) verifySession(v string, now time.Time) (*session, error) {
 	if !ok || len(v) > 2048 {
 		return nil, errBadSession
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := encoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(prefixSession, payload)) {
 		return nil, errBadSession
 	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
+	body, err := encoding.DecodeString(payload)
 	var se session
 	if err != nil || json.Unmarshal(body, &se) != nil || se.Nonce == "" || now.Unix() >= se.Exp {
 		return nil, errBadSession
