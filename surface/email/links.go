@@ -232,7 +232,12 @@ func (h *Links) storeProblem(w http.ResponseWriter, err error) {
 		return
 	}
 	h.log.Error("email link: store", slog.Any("err", err))
-	h.render(w, http.StatusServiceUnavailable, problem("Please try again", "hitl could not reach its storage just now. Nothing was decided; try the link again in a moment."))
+	code := http.StatusInternalServerError // a bug
+	if store.Unavailable(err) {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "2")
+	}
+	h.render(w, code, problem("Please try again", "hitl could not reach its storage just now. Nothing was decided; try the link again in a moment."))
 }
 
 func validationMessage(err error) string {

@@ -304,9 +304,16 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "inbox", p)
 }
 
+// unavailable answers a store failure: 503 with Retry-After when JetStream did not answer
+// (store.Unavailable), 500 for anything else, which is a bug.
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, v viewer, err error) {
 	s.log.Error("web: store", slog.String("path", r.URL.Path), slog.Any("err", err))
-	s.message(w, http.StatusServiceUnavailable, v, "Something went wrong",
+	code := http.StatusInternalServerError
+	if store.Unavailable(err) {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "2")
+	}
+	s.message(w, code, v, "Something went wrong",
 		"The inbox could not be read just now. Please try again in a moment.")
 }
 
