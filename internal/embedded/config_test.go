@@ -100,8 +100,8 @@ func TestDeployConfigsParse(t *testing.T) {
 			}
 			continue
 		}
-		if opts.TLSConfig == nil || opts.TLSConfig.MinVersion < tls.VersionTLS12 || opts.TLSVerify {
-			t.Errorf("%s: client TLS %v (verify %v), want on, TLS 1.2 at least, client certificates optional", f, opts.TLSConfig != nil, opts.TLSVerify)
+		if c := opts.TLSConfig; c == nil || c.MinVersion < tls.VersionTLS12 || c.ClientAuth != tls.NoClientCert {
+			t.Errorf("%s: client TLS is off, below TLS 1.2, or requires client certificates (want them optional)", f)
 		}
 		if c := opts.Cluster.TLSConfig; c == nil || c.ClientAuth != tls.RequireAndVerifyClientCert {
 			t.Errorf("%s: route TLS is off or does not verify the peer node", f)
@@ -137,6 +137,36 @@ func TestDeployConfigTakesBcryptHashes(t *testing.T) {
 	for _, u := range opts.Users {
 		if u.Username == "notifier" && u.Password != string(hash) {
 			t.Fatalf("notifier's password %q, want the hash", u.Password)
+		}
+	}
+}
+
+// mTLS is one line per cluster node, as deploy/nats/README.md says: with the client tls
+// block's `verify: true` uncommented, the node requires a client certificate signed by its CA.
+func TestDeployClusterConfigsTurnOnMTLS(t *testing.T) {
+	for k, v := range deployEnv {
+		t.Setenv(k, v)
+	}
+	for _, f := range deployCopy(t) {
+		if filepath.Base(f) == "single.conf" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(b), "  # verify: true\n") != 1 {
+			t.Fatalf("%s: want one commented `verify: true` line in the client tls block", f)
+		}
+		if err := os.WriteFile(f, []byte(strings.Replace(string(b), "  # verify: true\n", "  verify: true\n", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts, err := server.ProcessConfigFile(f)
+		if err != nil {
+			t.Fatalf("%s with mTLS: %v", f, err)
+		}
+		if c := opts.TLSConfig; c.ClientAuth != tls.RequireAndVerifyClientCert || c.ClientCAs == nil {
+			t.Errorf("%s with verify: true does not require client certificates (client auth %v)", f, c.ClientAuth)
 		}
 	}
 }
