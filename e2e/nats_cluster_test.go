@@ -37,14 +37,20 @@ type shippedCluster struct {
 	kill  []func() // kill -9 of each node, waiting for it to exit
 }
 
+// cert is the client certificate and key of role.
+func (c *shippedCluster) cert(role string) (certFile, keyFile string) {
+	return filepath.Join(c.certs, role+".pem"), filepath.Join(c.certs, role+"-key.pem")
+}
+
 // url is every node's client URL, comma separated, as services take HITL_NATS.
 func (c *shippedCluster) url() string { return strings.Join(c.urls, ",") }
 
 // startShippedCluster runs deploy/nats/cluster-n1..3.conf as three real nats-server
 // processes on loopback, each config changed only in its ports (no monitoring port), its
 // store directory and the certificate directory, with TLS on for clients and routes and
-// the routes authenticated. It returns once every node serves JetStream to a TLS client.
-func startShippedCluster(t *testing.T) *shippedCluster {
+// the routes authenticated; with mtls, the client tls block's `verify: true` is uncommented.
+// It returns once every node serves JetStream to a TLS client.
+func startShippedCluster(t *testing.T, mtls bool) *shippedCluster {
 	t.Helper()
 	bin, err := natsServerBinary()
 	if err != nil {
@@ -97,6 +103,12 @@ func startShippedCluster(t *testing.T) *shippedCluster {
 			t.Fatalf("cluster-%s.conf names /etc/nats/tls/ %d times, want the client and the route tls blocks", name, n)
 		}
 		text = strings.ReplaceAll(text, "/etc/nats/tls/", slash(c.certs)+"/")
+		if mtls {
+			if !strings.Contains(text, "  # verify: true\n") {
+				t.Fatalf("cluster-%s.conf has no commented `verify: true` in its client tls block", name)
+			}
+			text = strings.Replace(text, "  # verify: true\n", "  verify: true\n", 1)
+		}
 		path := filepath.Join(dir, "cluster-"+name+".conf")
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
@@ -122,8 +134,12 @@ func startShippedCluster(t *testing.T) *shippedCluster {
 	for i, u := range c.urls {
 		var last error
 		eventually(t, 60*time.Second, func() bool {
-			nc, err := nats.Connect(u, nats.UserInfo("admin", rolePasswords["admin"]), nats.RootCAs(c.ca), nats.NoReconnect(),
-				nats.Timeout(2*time.Second))
+			opts := []nats.Option{nats.UserInfo("admin", rolePasswords["admin"]), nats.RootCAs(c.ca), nats.NoReconnect(),
+				nats.Timeout(2 * time.Second)}
+			if mtls {
+				opts = append(opts, nats.ClientCert(c.cert("admin")))
+			}
+			nc, err := nats.Connect(u, opts...)
 			if err != nil {
 				last = err
 				return false
@@ -145,7 +161,7 @@ func startShippedCluster(t *testing.T) *shippedCluster {
 // followed up), its streams are replicated on three nodes, and a second run completes after
 // a node is killed. A plaintext client and a wrong password are refused.
 func TestShippedNATSCluster(t *testing.T) {
-	cl := startShippedCluster(t)
+	cl := startShippedCluster(t, false)
 	smtp := emailtest.Start(t, emailtest.Options{})
 	t.Setenv("HITL_SMTP_URL", smtp.URL())
 	t.Setenv("HITL_EMAIL_FROM", "hitl <hitl@example.com>")
@@ -352,5 +368,63 @@ func refusedPlaintext(t *testing.T, addr string) {
 		if err != nil {
 			return // closed
 		}
+	}
+}
+
+// TestShippedNATSClusterMTLS turns on the client certificates the cluster configs leave
+// optional (one line per node, as deploy/nats/README.md says): a client with the right
+// password but no certificate is refused, and an orchestrator with its role's certificate
+// (HITL_NATS_TLS_CERT/_KEY) creates the streams with three replicas and is ready.
+func TestShippedNATSClusterMTLS(t *testing.T) {
+	cl := startShippedCluster(t, true)
+	_, err := nats.Connect(cl.url(), nats.UserInfo("orchestrator", rolePasswords["orchestrator"]), nats.RootCAs(cl.ca), nats.NoReconnect())
+	// TLS 1.3 reports the missing certificate after the handshake: the alert
+	// (certificate required) or, when the client writes first, a closed connection.
+	if err == nil || !strings.Contains(err.Error(), "tls") {
+		t.Fatalf("a client without a certificate: %v, want refused in TLS", err)
+	}
+
+	auth := roleAuth("orchestrator")
+	auth.TLSCA = cl.ca
+	auth.TLSCert, auth.TLSKey = cl.cert("orchestrator")
+	o := &server.Orchestrator{Config: server.Config{NATS: cl.url(), NATSAuth: auth, Replicas: 3, HTTP: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}, Workflows: hitl.NewRegistry()}
+	ready := make(chan server.Listening, 1)
+	o.Ready = func(l server.Listening) { ready <- l }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case l := <-ready:
+		res, err := http.Get("http://" + l.HTTP.String() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("/readyz: %d", res.StatusCode)
+		}
+	case err := <-done:
+		t.Fatalf("orchestrator with its client certificate: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("orchestrator with its client certificate did not start")
+	}
+
+	nc, err := nats.Connect(cl.url(), nats.UserInfo("dashboard", rolePasswords["dashboard"]), nats.RootCAs(cl.ca),
+		nats.ClientCert(cl.cert("dashboard")))
+	if err != nil {
+		t.Fatalf("the dashboard with its certificate: %v", err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	st, err := js.Stream(rctx, streams.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := st.CachedInfo().Config.Replicas; r != 3 {
+		t.Fatalf("stream %s has %d replicas, want 3", streams.Stream, r)
 	}
 }
