@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,9 +27,17 @@ func (s *Store) get(ctx context.Context, kv jetstream.KeyValue, key string) ([]b
 	return s.leaderGet(ctx, kv.Bucket(), key)
 }
 
+// leaderGetTimeout bounds a leader read whose context has no deadline: JetStream's default.
+const leaderGetTimeout = 5 * time.Second
+
 // leaderGet asks the bucket stream's leader (the STREAM.MSG.GET API, never a direct get) for
 // the key's last message.
 func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
+	if _, ok := ctx.Deadline(); !ok { // as JetStream's own calls: an answer may never come
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
+		defer cancel()
+	}
 	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
 	msg, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
