@@ -304,6 +304,10 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request) *apiError {
 			return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 				"this Idempotency-Key was used with a different body; use a new key for a new job")
 		}
+		if errors.Is(err, idempotency.ErrInFlight) {
+			w.Header().Set("Retry-After", "1")
+			return errorf(http.StatusConflict, "idempotency_key_in_use", "a request with this Idempotency-Key is in progress; retry")
+		}
 		if err == nil {
 			if replayed {
 				w.Header().Set(idempotency.ReplayedHeader, "true")

@@ -527,6 +527,10 @@ func (s *Server) claim(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return "", false, errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 			"this Idempotency-Key was used with a different body; use a new key for a new "+strings.TrimSuffix(endpoint, "s"))
 	}
+	if errors.Is(err, idempotency.ErrInFlight) {
+		w.Header().Set("Retry-After", "1")
+		return "", false, errorf(http.StatusConflict, "idempotency_key_in_use", "a request with this Idempotency-Key is in progress; retry")
+	}
 	if err != nil {
 		return "", false, storeError(err, endpoint)
 	}

@@ -150,7 +150,7 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, c caller) *apiE
 	// Register, then read: a change after the read is delivered to the waiter.
 	wt := s.runHub.Wait(id)
 	defer wt.Stop()
-	if run, _, err = st.Run(ctx, id); err != nil {
+	if run, _, err = st.RunLatest(ctx, id); err != nil {
 		if r.Context().Err() != nil {
 			return nil // the client went away
 		}
@@ -171,7 +171,7 @@ func (s *Server) waitRun(w http.ResponseWriter, r *http.Request, c caller) *apiE
 				return nil
 			}
 			if e == nil { // the watch was (re)armed: what changed meanwhile is read here
-				if next, _, err := st.Run(ctx, id); err == nil {
+				if next, _, err := st.RunLatest(ctx, id); err == nil {
 					run = next
 					v = s.view(ctx, run)
 				}
@@ -212,7 +212,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, c caller) *
 		// Register, then read again, so a resolution in between is not missed.
 		wt := s.reqHub.Wait(id)
 		defer wt.Stop()
-		switch next, _, err := st.Request(ctx, id); {
+		switch next, _, err := st.RequestLatest(ctx, id); {
 		case err == nil:
 			req = next
 		case r.Context().Err() != nil:
@@ -230,7 +230,7 @@ func (s *Server) waitRequest(w http.ResponseWriter, r *http.Request, c caller) *
 					break wait // the server is shutting down: answer with what we have
 				}
 				if e == nil { // the watch was (re)armed: what changed meanwhile is read here
-					if next, _, err := st.Request(ctx, id); err == nil {
+					if next, _, err := st.RequestLatest(ctx, id); err == nil {
 						req = next
 					}
 					continue

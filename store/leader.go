@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hitl-dev/hitl/events"
 )
 
 // get reads key from kv. A KV get is a direct get, which any replica of a replicated bucket
@@ -66,4 +68,44 @@ func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint
 		return nil, 0, jetstream.ErrKeyNotFound
 	}
 	return resp.Message.Data, resp.Message.Seq, nil
+}
+
+// RequestLatest is Request read from the stream's leader, never from a replica that may lag:
+// for a read that must not be older than a change already announced elsewhere (a long-poll
+// reads after it registers for changes; what it reads is what the changes start from).
+func (s *Store) RequestLatest(ctx context.Context, id string) (*events.Request, uint64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("request %q: %w", id, ErrNotFound)
+	}
+	value, rev, err := s.leaderGet(ctx, s.b.Requests.Bucket(), id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, fmt.Errorf("request %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read request %s: %w", id, err)
+	}
+	var r events.Request
+	if err := json.Unmarshal(value, &r); err != nil {
+		return nil, 0, fmt.Errorf("decode request %s: %w", id, err)
+	}
+	return &r, rev, nil
+}
+
+// RunLatest is Run read from the stream's leader; see RequestLatest.
+func (s *Store) RunLatest(ctx context.Context, id string) (*Run, uint64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("run %q: %w", id, ErrNotFound)
+	}
+	value, rev, err := s.leaderGet(ctx, s.b.Runs.Bucket(), id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read run %s: %w", id, err)
+	}
+	var run Run
+	if err := json.Unmarshal(value, &run); err != nil {
+		return nil, 0, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	return &run, rev, nil
 }

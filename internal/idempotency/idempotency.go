@@ -42,6 +42,9 @@ var (
 	ErrInvalidKey = errors.New("invalid Idempotency-Key")
 	// ErrKeyReused: the key was used by this caller on this endpoint with a different body.
 	ErrKeyReused = errors.New("the Idempotency-Key was used with a different body")
+	// ErrInFlight: the key is recorded but its record could not be read back yet (a replica
+	// that has not applied a concurrent first call's write). The draft's answer: 409, retry.
+	ErrInFlight = errors.New("a request with this Idempotency-Key is in progress")
 )
 
 // FromRequest returns the request's key, "" when it has none. The draft's form is a
@@ -124,9 +127,12 @@ func Claim(ctx context.Context, kv jetstream.KeyValue, endpoint, scope, key stri
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return "", false, fmt.Errorf("record %s: %w", Header, err)
 		}
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) && attempt < 3 {
-			continue // expired between the two calls
+		e, err := readBack(ctx, kv, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if attempt < 2 {
+				continue // expired between the two calls: record it anew
+			}
+			return "", false, ErrInFlight
 		}
 		if err != nil {
 			return "", false, fmt.Errorf("read %s: %w", Header, err)
@@ -139,6 +145,25 @@ func Claim(ctx context.Context, kv jetstream.KeyValue, endpoint, scope, key stri
 			return "", false, ErrKeyReused
 		}
 		return had.ID, true, nil
+	}
+}
+
+// readBack reads a record that Create just said exists. A KV get may be answered by a
+// replica that has not applied the write yet, so "not found" is retried for a moment
+// (about 1 s in all) before it is believed.
+func readBack(ctx context.Context, kv jetstream.KeyValue, k string) (jetstream.KeyValueEntry, error) {
+	wait := 20 * time.Millisecond
+	for {
+		e, err := kv.Get(ctx, k)
+		if !errors.Is(err, jetstream.ErrKeyNotFound) || wait > 400*time.Millisecond {
+			return e, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
 }
 
