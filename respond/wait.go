@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,8 +84,8 @@ func (ws *waits) acquire(w http.ResponseWriter, who string) (release func(), _ *
 
 // waitCaller is whom a long-poll counts against: the link token's subject (every link sent
 // to one bot or person shares it), the API token (by a hash, never the token itself), or,
-// when the API runs without tokens, the client's IP address as the connection shows it
-// (forwarded headers are not trusted: anyone can write them).
+// when the API runs without tokens, the client as the rate limits count it (its address,
+// an IPv6 client by its /64; X-Forwarded-For only from HITL_TRUSTED_PROXIES).
 func (s *Server) waitCaller(r *http.Request, c caller) string {
 	if c.link != nil {
 		return "link:" + c.link.Subject
@@ -97,11 +96,7 @@ func (s *Server) waitCaller(r *http.Request, c caller) string {
 		sum := sha256.Sum256([]byte(tok))
 		return "token:" + hex.EncodeToString(sum[:8])
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "ip:" + host
+	return "ip:" + s.cfg.AuthFailures.Client(r) // as the rate limits count clients: an IPv6 /64, trusted proxies
 }
 
 // waitTimeout reads the timeout query parameter of the long-polls.
