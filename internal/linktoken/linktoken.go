@@ -69,7 +69,8 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 		return c, ErrInvalid
 	}
 	got, err := encoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(secret, payload)) {
+	// The decoder skips \r and \n even when strict: only the canonical spelling is the token.
+	if err != nil || encoding.EncodeToString(got) != sig || !hmac.Equal(got, mac(secret, payload)) {
 		return c, ErrInvalid
 	}
 	body, err := encoding.DecodeString(payload)

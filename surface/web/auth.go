@@ -149,7 +149,8 @@ func (s *Server) verifySession(v string, now time.Time) (*session, error) {
 		return nil, errBadSession
 	}
 	got, err := encoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(prefixSession, payload)) {
+	// The decoder skips \r and \n even when strict: only the canonical spelling is the cookie.
+	if err != nil || encoding.EncodeToString(got) != sig || !hmac.Equal(got, s.mac(prefixSession, payload)) {
 		return nil, errBadSession
 	}
 	body, err := encoding.DecodeString(payload)
