@@ -91,7 +91,7 @@ func run(ctx context.Context, p *process) error {
 	outer.HandleFunc("GET /healthz", h.healthz)
 	outer.HandleFunc("GET /readyz", h.readyz)
 	outer.Handle("/", h) // the services' routes, once ready
-	guard, err := httpguard.New(httpguard.Config{PublicURL: c.PublicURL, CheckHost: checkHost(ln.Addr(), len(tokens) == 0),
+	guard, err := httpguard.New(httpguard.Config{PublicURL: c.PublicURL, CheckHost: checkHost(ln.Addr(), p.responder && len(tokens) == 0),
 		JSON: append([]string{"/v1/"}, jobapi.Paths...), Logger: log})
 	if err != nil {
 		return fmt.Errorf("public URL (--public-url, HITL_PUBLIC_URL): %w", err)
@@ -368,7 +368,9 @@ func natsURL(addr string) string {
 }
 
 // checkHost says whether the server refuses foreign Host names (DNS rebinding): when it
-// listens on loopback only, or serves the API without tokens (dev, --insecure). A server
+// listens on loopback only, or serves the API without tokens (dev, --insecure). An
+// orchestrator or notifier serves no API, only /metrics and the health checks, which
+// Prometheus and probes reach by names we cannot list. A server
 // on a network with tokens accepts every name, since internal names, load balancers and
 // probes are not ours to list, and a rebinding page holds no token.
 func checkHost(a net.Addr, insecure bool) bool {

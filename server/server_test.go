@@ -369,6 +369,31 @@ func TestHostCheck(t *testing.T) {
 	}
 }
 
+// An orchestrator serves no API, only /metrics and the health checks: on every interface,
+// without API tokens, Prometheus reaches it by whatever name it scrapes.
+func TestOrchestratorMetricsAnyHost(t *testing.T) {
+	env := natstest.Single(t)
+	o := &server.Orchestrator{Config: server.Config{NATS: env.URL, HTTP: ":0", Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))},
+		Workflows: hitl.NewRegistry()}
+	ready := make(chan string, 1)
+	o.Ready = func(l server.Listening) { ready <- portOf(l.HTTP) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var port string
+	select {
+	case port = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the orchestrator did not start")
+	}
+	if code, body := call(t, "GET", "http://127.0.0.1:"+port+"/metrics", "", "Host", "hitl-orchestrator.internal:9101"); code != http.StatusOK {
+		t.Errorf("GET /metrics by an internal name: %d %.200s", code, body)
+	}
+}
+
 func portOf(a net.Addr) string {
 	_, port, _ := net.SplitHostPort(a.String())
 	return port
