@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
@@ -156,9 +157,11 @@ func TestDevRefusesCrossSite(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
-	if n := runCount(t, st); n != 5 {
-		t.Fatalf("accepted starts made %d runs, want 5", n)
-	}
+	// Counted until it holds: on a loaded machine a listing made while the orchestrator
+	// updates those records once showed 4 of 5 (exactly 5 is still required).
+	var n int
+	eventually(t, 10*time.Second, func() bool { n = runCount(t, st); return n == 5 },
+		func() string { return fmt.Sprintf("accepted starts made %d runs, want 5", n) })
 	if r := (browserCall{"GET", "/v1/requests", "", nil, "localhost:" + port}).do(t, base); r.Status != http.StatusOK {
 		t.Errorf("GET with Host localhost: %d %s", r.Status, r.Body)
 	}

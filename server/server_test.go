@@ -348,20 +348,7 @@ func TestHostCheck(t *testing.T) {
 			if !tc.insecure {
 				r.APITokens = []string{apiToken}
 			}
-			ready := make(chan string, 1)
-			r.Ready = func(l server.Listening) { ready <- portOf(l.HTTP) }
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- r.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			var port string
-			select {
-			case port = <-ready:
-			case err := <-done:
-				t.Fatal(err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("the responder did not start")
-			}
+			port := portOf(serve(t, r, &r.Config))
 			if code, body := call(t, "GET", "http://127.0.0.1:"+port+"/v1/requests", "", "Host", tc.host); code != tc.want {
 				t.Errorf("GET /v1/requests, Host %s: %d %s", tc.host, code, body)
 			}
@@ -375,20 +362,7 @@ func TestOrchestratorMetricsAnyHost(t *testing.T) {
 	env := natstest.Single(t)
 	o := &server.Orchestrator{Config: server.Config{NATS: env.URL, HTTP: ":0", Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))},
 		Workflows: hitl.NewRegistry()}
-	ready := make(chan string, 1)
-	o.Ready = func(l server.Listening) { ready <- portOf(l.HTTP) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- o.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	var port string
-	select {
-	case port = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the orchestrator did not start")
-	}
+	port := portOf(serve(t, o, &o.Config))
 	if code, body := call(t, "GET", "http://127.0.0.1:"+port+"/metrics", "", "Host", "hitl-orchestrator.internal:9101"); code != http.StatusOK {
 		t.Errorf("GET /metrics by an internal name: %d %.200s", code, body)
 	}

@@ -24,26 +24,34 @@ func startResponder(t *testing.T, timeouts server.HTTPTimeouts) string {
 	env := natstest.Single(t)
 	r := &server.Responder{Config: server.Config{NATS: env.URL, HTTP: "127.0.0.1:0", LinkSecret: secret,
 		APITokens: []string{apiToken}, HTTPTimeouts: timeouts, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}}
-	ready := make(chan string, 1)
-	r.Ready = func(l server.Listening) { ready <- l.HTTP.String() }
+	return serve(t, r, &r.Config).String()
+}
+
+// serve runs role (whose config is cfg) until the test ends and returns where it listens;
+// the test fails when it does not start, or stops with an error.
+func serve(t *testing.T, role interface{ Run(context.Context) error }, cfg *server.Config) net.Addr {
+	t.Helper()
+	ready := make(chan net.Addr, 1)
+	cfg.Ready = func(l server.Listening) { ready <- l.HTTP }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- role.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("responder: %v", err)
+			t.Errorf("stop: %v", err)
 		}
 	})
 	select {
 	case addr := <-ready:
 		return addr
 	case err := <-done:
-		t.Fatalf("responder: %v", err)
+		done <- err // for the cleanup
+		t.Fatalf("start: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("responder did not start")
+		t.Fatal("did not start in 30s")
 	}
-	return ""
+	return nil
 }
 
 // A client that sends its headers and then trickles, or stops sending, its body is cut off

@@ -77,18 +77,7 @@ func (s *Store) RequestLatest(ctx context.Context, id string) (*events.Request, 
 	if !ValidID(id) {
 		return nil, 0, fmt.Errorf("request %q: %w", id, ErrNotFound)
 	}
-	value, rev, err := s.leaderGet(ctx, s.b.Requests.Bucket(), id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("request %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read request %s: %w", id, err)
-	}
-	var r events.Request
-	if err := json.Unmarshal(value, &r); err != nil {
-		return nil, 0, fmt.Errorf("decode request %s: %w", id, err)
-	}
-	return &r, rev, nil
+	return decode[events.Request]("request", id)(s.leaderGet(ctx, s.b.Requests.Bucket(), id))
 }
 
 // RunLatest is Run read from the stream's leader; see RequestLatest.
@@ -96,16 +85,23 @@ func (s *Store) RunLatest(ctx context.Context, id string) (*Run, uint64, error) 
 	if !ValidID(id) {
 		return nil, 0, fmt.Errorf("run %q: %w", id, ErrNotFound)
 	}
-	value, rev, err := s.leaderGet(ctx, s.b.Runs.Bucket(), id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	return decode[Run]("run", id)(s.leaderGet(ctx, s.b.Runs.Bucket(), id))
+}
+
+// decode turns a read record into a T: what names the record in errors ("run", "request"),
+// a missing key is ErrNotFound.
+func decode[T any](what, id string) func(value []byte, rev uint64, err error) (*T, uint64, error) {
+	return func(value []byte, rev uint64, err error) (*T, uint64, error) {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, 0, fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("read %s %s: %w", what, id, err)
+		}
+		var v T
+		if err := json.Unmarshal(value, &v); err != nil {
+			return nil, 0, fmt.Errorf("decode %s %s: %w", what, id, err)
+		}
+		return &v, rev, nil
 	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read run %s: %w", id, err)
-	}
-	var run Run
-	if err := json.Unmarshal(value, &run); err != nil {
-		return nil, 0, fmt.Errorf("decode run %s: %w", id, err)
-	}
-	return &run, rev, nil
 }

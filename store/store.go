@@ -173,18 +173,7 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 	if !ValidID(id) {
 		return nil, 0, fmt.Errorf("request %q: %w", id, ErrNotFound)
 	}
-	value, rev, err := s.get(ctx, s.b.Requests, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("request %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read request %s: %w", id, err)
-	}
-	var r events.Request
-	if err := json.Unmarshal(value, &r); err != nil {
-		return nil, 0, fmt.Errorf("decode request %s: %w", id, err)
-	}
-	return &r, rev, nil
+	return decode[events.Request]("request", id)(s.get(ctx, s.b.Requests, id))
 }
 
 // ListRequests returns every request, or those with the given status, oldest first.
@@ -502,18 +491,7 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, uint64, error) {
 	if !ValidID(id) {
 		return nil, 0, fmt.Errorf("run %q: %w", id, ErrNotFound)
 	}
-	value, rev, err := s.get(ctx, s.b.Runs, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("run %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read run %s: %w", id, err)
-	}
-	var run Run
-	if err := json.Unmarshal(value, &run); err != nil {
-		return nil, 0, fmt.Errorf("decode run %s: %w", id, err)
-	}
-	return &run, rev, nil
+	return decode[Run]("run", id)(s.get(ctx, s.b.Runs, id))
 }
 
 // UpdateRun writes a checkpoint read at rev; ErrConflict if it changed since.
