@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitl-dev/hitl/store"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // listPath is the page the listing figure times.
@@ -186,18 +186,22 @@ func (h *harness) awaitGauge(ctx context.Context, want int) (float64, bool, erro
 	}
 }
 
-// scaleTimers is the hook for the timer lateness figures of each level: given the store
-// the benchmark fills through and the pending count, it returns what it measured, which
-// goes into the level's "timers" field. Nil (the field is null) until a timer measurement
-// is wired here.
-var scaleTimers func(ctx context.Context, st *store.Store, pending int) (any, error)
+// scaleTimers is the hook for the timer lateness figures of each level: given the
+// benchmark's JetStream connection to the filled server (whose orchestrator fires the
+// timers) and the pending count, it returns what it measured, which goes into the level's
+// "timers" field. Nil (the field is null) until a timer measurement is wired here, e.g.
+//
+//	scaleTimers = func(ctx context.Context, js jetstream.JetStream, _ int) (any, error) {
+//		return measureTimers(ctx, js, timerOptions{Count: 10_000, Window: time.Second})
+//	}
+var scaleTimers func(ctx context.Context, js jetstream.JetStream, pending int) (any, error)
 
 func (h *harness) timers(ctx context.Context, pending int) (any, error) {
 	if scaleTimers == nil {
 		return nil, nil
 	}
 	h.prog.printf("scale: %d pending: timer lateness", pending)
-	return scaleTimers(ctx, h.st, pending)
+	return scaleTimers(ctx, h.js, pending)
 }
 
 // timersNote says in the summary whether the levels' "timers" were measured.
