@@ -330,20 +330,26 @@ func (h *harness) drain(ctx context.Context) (time.Duration, error) {
 	calm := 0
 	for {
 		n, busiest, err := h.behind(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("consumer info: %w", err)
-		}
-		if n == 0 {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, ctx.Err()
+		case err != nil: // a busy server may not answer an info call in time: ask again
+			calm = 0
+			if time.Since(lastReport) > 10*time.Second {
+				h.prog.printf("scale: waiting for the services: consumer info: %v", err)
+				lastReport = time.Now()
+			}
+		case n == 0:
 			if calm++; calm == 2 {
 				return time.Since(start), nil
 			}
-		} else {
+		default:
 			calm = 0
 		}
 		if time.Since(start) > h.cfg.drainTimeout {
 			return 0, fmt.Errorf("the services are %d messages behind (most: %s) %s after the fill", n, busiest, h.cfg.drainTimeout)
 		}
-		if time.Since(lastReport) > 10*time.Second {
+		if err == nil && time.Since(lastReport) > 10*time.Second {
 			h.prog.printf("scale: waiting for the services: %d messages behind (most: %s)", n, busiest)
 			lastReport = time.Now()
 		}
