@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -253,9 +252,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	prog := &progress{w: stderr, start: time.Now()}
 	prog.printf("scale: %d pending requests, levels %v, %d CreateRequest calls in flight, data in %s", cfg.n, cfg.levels, cfg.concurrency, dir)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	h, err := startHarness(ctx, cfg, dir, prog, log)
+	h, err := startHarness(ctx, cfg, dir, prog)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -37,7 +36,6 @@ type harness struct {
 	cfg  *scaleConfig
 	dir  string
 	prog *progress
-	log  *slog.Logger
 
 	nats      *proc
 	storeDir  string
@@ -62,8 +60,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func startHarness(ctx context.Context, cfg *scaleConfig, dir string, prog *progress, log *slog.Logger) (_ *harness, err error) {
-	h := &harness{cfg: cfg, dir: dir, prog: prog, log: log, services: map[string]*service{},
+func startHarness(ctx context.Context, cfg *scaleConfig, dir string, prog *progress) (_ *harness, err error) {
+	h := &harness{cfg: cfg, dir: dir, prog: prog, services: map[string]*service{},
 		storeDir: filepath.Join(dir, "jetstream"), apiToken: randomHex(16)}
 	defer func() {
 		if err != nil {
@@ -448,12 +446,4 @@ func (h *harness) measure(ctx context.Context, res *levelResult) error {
 		return fmt.Errorf("timers: %w", err)
 	}
 	return nil
-}
-
-// scrapeErr is kept for the error message of a scrape that failed.
-func scrapeErr(name string, status int, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s /metrics: %w", name, err)
-	}
-	return fmt.Errorf("%s /metrics: status %d", name, status)
 }

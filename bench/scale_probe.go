@@ -211,3 +211,11 @@ func timersNote() string {
 	}
 	return "measured: see each level's timers"
 }
+
+// scrapeErr describes a scrape that failed or did not answer 200.
+func scrapeErr(name string, status int, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s /metrics: %w", name, err)
+	}
+	return fmt.Errorf("%s /metrics: status %d", name, status)
+}
