@@ -159,12 +159,14 @@ type memory struct {
 	RSSMiB  float64 `json:"rss_mib"`  // after the services' restart, once the pending gauge is exact
 	PeakMiB float64 `json:"peak_mib"` // VmHWM at the end of the level (since the process started)
 	rss     int64
+	peak    int64
 }
 
 // serviceResult is one service at one level.
 type serviceResult struct {
 	// RunningMiB is the RSS after the fill, before the restart: memory grown while running.
 	RunningMiB float64 `json:"running_rss_mib"`
+	running    int64
 	memory
 	// AfterProbesMiB is the RSS after the listing, inbox and scrapes of the level.
 	AfterProbesMiB float64 `json:"after_probes_rss_mib"`
@@ -202,12 +204,16 @@ type slope struct {
 	From       int     `json:"from"`
 	To         int     `json:"to"`
 	NATSServer float64 `json:"nats_server"`
-	// Services is the sum of the three services' RSS; each also on its own.
-	Services     float64 `json:"services"`
-	Orchestrator float64 `json:"orchestrator"`
-	Notifier     float64 `json:"notifier"`
-	Responder    float64 `json:"responder"`
-	Disk         float64 `json:"disk"`
+	// Services is the sum of the three services' RSS once restarted (rss_mib); each also
+	// on its own. ServicesRunning sums their RSS after the fill, before the restart
+	// (running_rss_mib), ServicesPeak their VmHWM at the end of the level (peak_mib).
+	Services        float64 `json:"services"`
+	ServicesRunning float64 `json:"services_running"`
+	ServicesPeak    float64 `json:"services_peak"`
+	Orchestrator    float64 `json:"orchestrator"`
+	Notifier        float64 `json:"notifier"`
+	Responder       float64 `json:"responder"`
+	Disk            float64 `json:"disk"`
 }
 
 func slopeOf(a, b *levelResult) slope {
@@ -219,11 +225,13 @@ func slopeOf(a, b *levelResult) slope {
 		return float64(int64(float64(y-x)/dn*10)) / 10
 	}
 	s := slope{From: a.Pending, To: b.Pending, NATSServer: per(a.NATS.rss, b.NATS.rss), Disk: per(a.diskBytes, b.diskBytes)}
-	var sa, sb int64
+	var sa, sb, ra, rb, pa, pb int64
 	for _, name := range serviceNames {
 		sa, sb = sa+a.Services[name].rss, sb+b.Services[name].rss
+		ra, rb = ra+a.Services[name].running, rb+b.Services[name].running
+		pa, pb = pa+a.Services[name].peak, pb+b.Services[name].peak
 	}
-	s.Services = per(sa, sb)
+	s.Services, s.ServicesRunning, s.ServicesPeak = per(sa, sb), per(ra, rb), per(pa, pb)
 	s.Orchestrator = per(a.Services["orchestrator"].rss, b.Services["orchestrator"].rss)
 	s.Notifier = per(a.Services["notifier"].rss, b.Services["notifier"].rss)
 	s.Responder = per(a.Services["responder"].rss, b.Services["responder"].rss)

@@ -364,7 +364,7 @@ func (h *harness) readMemory(pid int) (memory, error) {
 	if err != nil {
 		return memory{}, err
 	}
-	return memory{RSSMiB: mib(rss), PeakMiB: mib(peak), rss: rss}, nil
+	return memory{RSSMiB: mib(rss), PeakMiB: mib(peak), rss: rss, peak: peak}, nil
 }
 
 // measure takes one level's figures: memory while running, then a restart of the services
@@ -381,7 +381,7 @@ func (h *harness) measure(ctx context.Context, res *levelResult) error {
 		if err != nil {
 			return err
 		}
-		res.Services[name] = &serviceResult{RunningMiB: m.RSSMiB}
+		res.Services[name] = &serviceResult{RunningMiB: m.RSSMiB, running: m.rss}
 	}
 
 	h.prog.printf("scale: %d pending: restarting the services", res.Pending)
@@ -433,10 +433,11 @@ func (h *harness) measure(ctx context.Context, res *levelResult) error {
 		if err != nil {
 			return err
 		}
-		res.Services[name].AfterProbesMiB, res.Services[name].PeakMiB = m.RSSMiB, m.PeakMiB
+		r := res.Services[name]
+		r.AfterProbesMiB, r.PeakMiB, r.peak = m.RSSMiB, m.PeakMiB, m.peak
 	}
 	if m, err := h.readMemory(h.nats.pid()); err == nil {
-		res.NATS.PeakMiB = m.PeakMiB
+		res.NATS.PeakMiB, res.NATS.peak = m.PeakMiB, m.peak
 	}
 	if res.diskBytes, err = diskUsage(h.storeDir); err != nil {
 		return err

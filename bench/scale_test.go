@@ -87,12 +87,13 @@ func TestSlope(t *testing.T) {
 	level := func(pending int, nats, svc int64) *levelResult {
 		r := &levelResult{Pending: pending, NATS: memory{rss: nats}, diskBytes: 10 * int64(pending), Services: map[string]*serviceResult{}}
 		for _, name := range serviceNames {
-			r.Services[name] = &serviceResult{memory: memory{rss: svc}}
+			r.Services[name] = &serviceResult{running: 2 * svc, memory: memory{rss: svc, peak: 4 * svc}}
 		}
 		return r
 	}
 	s := slopeOf(level(1000, 50_000, 10_000), level(3000, 250_000, 16_000))
-	want := slope{From: 1000, To: 3000, NATSServer: 100, Services: 9, Orchestrator: 3, Notifier: 3, Responder: 3, Disk: 10}
+	want := slope{From: 1000, To: 3000, NATSServer: 100, Services: 9, ServicesRunning: 18, ServicesPeak: 36,
+		Orchestrator: 3, Notifier: 3, Responder: 3, Disk: 10}
 	if s != want {
 		t.Errorf("slope = %+v, want %+v", s, want)
 	}
