@@ -136,6 +136,9 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Replicas:    c.Replicas,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  2 * time.Minute,
+		// Listings read pages of request_info, resolved and run subjects with batch direct
+		// gets (store/direct.go); Ensure turns it on for a stream created before.
+		AllowDirect: true,
 		// The response gate relies on the first response per request staying in the stream,
 		// so there is no age limit by default.
 	}, {

@@ -272,9 +272,13 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		case !req.Resolved():
 			reqs = append(reqs, req)
 		}
-	} else if reqs, err = s.cfg.Store.ListRequests(r.Context(), events.StatusPending); err != nil {
-		s.unavailable(w, r, v, err)
-		return
+	} else {
+		page, err := s.cfg.Store.ListRequests(r.Context(), store.RequestQuery{Status: string(events.StatusPending)})
+		if err != nil {
+			s.unavailable(w, r, v, err)
+			return
+		}
+		reqs = page.Requests
 	}
 	now := s.now()
 	slices.SortStableFunc(reqs, func(a, b *events.Request) int { // due first, then oldest first
