@@ -170,13 +170,14 @@ func (s *Store) ListRequests(ctx context.Context, q RequestQuery) (*RequestPage,
 	if err != nil {
 		return nil, err
 	}
-	sp := scanSpec[events.Request]{newest: q.Newest, from: from}
-	sp.limit = q.Limit
+	sp := scanSpec[events.Request]{newest: q.Newest, from: from, limit: q.Limit}
 	creationOrder := true
+	clientSide := q.Assignee != "" || q.TitleContains != "" || !q.CreatedAfter.IsZero() || !q.CreatedBefore.IsZero()
 	switch q.Status {
 	case string(events.StatusPending):
 		sp.stream = streams.PendingStream
 		sp.filter = streams.SubjectPending + cmpOr(q.Workflow, "*") + "." + cmpOr(q.RunID, "*") + ".*"
+		sp.sparse = clientSide
 		sp.match = func(m *directMsg) bool {
 			var e PendingEntry
 			if json.Unmarshal(m.Data, &e) != nil {
@@ -189,6 +190,7 @@ func (s *Store) ListRequests(ctx context.Context, q RequestQuery) (*RequestPage,
 		}
 	case ListAll:
 		sp.stream, sp.filter = streams.Stream, streams.SubjectRequestInfo+"*"
+		sp.sparse = clientSide || q.Workflow != "" || q.RunID != ""
 		sp.match = func(m *directMsg) bool {
 			r, ok := eventData[events.Request](m.Data)
 			return ok && q.matches(summaryOf(r))
@@ -199,6 +201,7 @@ func (s *Store) ListRequests(ctx context.Context, q RequestQuery) (*RequestPage,
 	default: // finished: the resolved event carries the final record
 		creationOrder = false
 		sp.stream, sp.filter = streams.Stream, streams.SubjectResolved+"*"
+		sp.sparse = clientSide || q.Workflow != "" || q.RunID != "" || q.Status != ListResolved
 		var byMsg map[uint64]*events.Request
 		sp.match = func(m *directMsg) bool {
 			r, ok := eventData[events.Request](m.Data)
@@ -368,7 +371,8 @@ func (s *Store) lastRecords(ctx context.Context, bucket string, keys []string) (
 // sweeps).
 func (s *Store) OverdueRequests(ctx context.Context, due time.Time, from uint64, limit int) ([]*events.Request, uint64, error) {
 	limit = min(max(limit, 1), MaxListLimit)
-	sp := scanSpec[events.Request]{stream: streams.PendingStream, filter: streams.SubjectPending + ">", from: from, limit: limit}
+	sp := scanSpec[events.Request]{stream: streams.PendingStream, filter: streams.SubjectPending + ">", from: from, limit: limit,
+		sparse: true}
 	sp.match = func(m *directMsg) bool {
 		var e PendingEntry
 		return json.Unmarshal(m.Data, &e) == nil && e.Deadline != nil && e.Deadline.Before(due)

@@ -91,6 +91,8 @@ func (s *Store) ListRuns(ctx context.Context, q RunQuery) (*RunPage, error) {
 	}
 	sp := scanSpec[Run]{newest: q.Newest, from: from, limit: q.Limit}
 	finished := q.Status == ListFinished || (q.Status != ListAll && events.RunStatus(q.Status).Final())
+	sp.sparse = !q.CreatedAfter.IsZero() || !q.CreatedBefore.IsZero() || (q.Status != ListAll && q.Status != ListFinished) ||
+		(finished && q.Workflow != "")
 	if finished {
 		sp.stream, sp.filter = streams.Stream, streams.SubjectRunFinished+"*"
 		sp.match = func(m *directMsg) bool {

@@ -40,6 +40,9 @@ type scanSpec[T any] struct {
 	// first, at a message stored before it.
 	stop  time.Time
 	limit int
+	// sparse: match or resolve drop some messages (a filter the server does not apply), so
+	// a batch reads ahead of what the page still needs.
+	sparse bool
 	// match is the check of one message that needs nothing else (nil keeps every one).
 	match func(m *directMsg) bool
 	// resolve turns the matched messages into the page's items, reading what it must (the
@@ -72,8 +75,8 @@ func scanForward[T any](ctx context.Context, s *Store, sp scanSpec[T]) (scanned[
 	for round := 0; round < maxRounds && read < budget; round++ {
 		need := sp.limit - len(out.items)
 		n := need
-		if sp.match != nil || sp.resolve != nil {
-			n = 2 * need // a filter here or there drops some: read ahead a little
+		if sp.sparse {
+			n = 2 * need
 		}
 		n = min(n, budget-read, MaxMultiLast)
 		req := directRequest{NextBySubj: sp.filter, Batch: n}
