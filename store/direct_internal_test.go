@@ -178,3 +178,51 @@ func TestDirectGetWithoutAllowDirect(t *testing.T) {
 		t.Fatalf("a stream without AllowDirect: %v, want no responders", err)
 	}
 }
+
+// BenchmarkDirectBatchPage reads a page of 50 from the middle of a stream of 100,000
+// single-message subjects with every seventh purged, as the pending index is: with
+// MaxMsgsPerSubject 1 the server counts the batch's pending messages over every subject
+// (O(stream)); without the limit, over the blocks from the page on.
+func BenchmarkDirectBatchPage(b *testing.B) {
+	const n = 100_000
+	for _, perSubject := range []int64{1, -1} {
+		b.Run(fmt.Sprintf("MaxMsgsPerSubject=%d", perSubject), func(b *testing.B) {
+			env := natstest.Single(b)
+			_, js := env.Connect(b)
+			ctx := context.Background()
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "P", Subjects: []string{"p.>"}, AllowDirect: true,
+				MaxMsgsPerSubject: perSubject}); err != nil {
+				b.Fatal(err)
+			}
+			st, err := Open(ctx, js)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range n {
+				if i%2000 == 0 {
+					<-js.PublishAsyncComplete()
+				}
+				if _, err := js.PublishAsync(fmt.Sprintf("p.wf.run.%08d", i), []byte(`{"id":"x","title":"a request's title"}`)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-js.PublishAsyncComplete()
+			s, err := js.Stream(ctx, "P")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < n; i += 7 {
+				if err := s.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("p.wf.run.%08d", i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				page, err := st.direct(ctx, "P", directRequest{Seq: n / 2, Batch: 50})
+				if err != nil || len(page.Msgs) != 50 {
+					b.Fatalf("%d messages, %v", len(page.Msgs), err)
+				}
+			}
+		})
+	}
+}
