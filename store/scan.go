@@ -175,9 +175,10 @@ func scanBackward[T any](ctx context.Context, s *Store, sp scanSpec[T]) (scanned
 	}
 	window := uint64(2 * sp.limit) // holds at most 2×limit messages: always within the budget
 	read := 0
+	floor := uint64(1) // the stream's first sequence, once a window came back empty
 	for rounds < maxRounds && read < budget {
-		lo := uint64(1)
-		if hi > window {
+		lo := floor
+		if hi > window && hi-window > floor {
 			lo = hi - window
 		}
 		// Read [lo, hi) forward.
@@ -238,7 +239,7 @@ func scanBackward[T any](ctx context.Context, s *Store, sp scanSpec[T]) (scanned
 				}
 				out.items = append(out.items, it)
 				if len(out.items) == sp.limit {
-					atEnd := j == len(items)-1 && (ended || (i < 0 && lo <= 1))
+					atEnd := j == len(items)-1 && (ended || (i < 0 && lo <= floor))
 					if !atEnd {
 						out.next = matched[j].Seq
 					}
@@ -249,8 +250,20 @@ func scanBackward[T any](ctx context.Context, s *Store, sp scanSpec[T]) (scanned
 		if ended {
 			return out, nil
 		}
-		if lo <= 1 {
+		if lo <= floor {
 			return out, nil
+		}
+		if len(win) == 0 && floor == 1 {
+			// Nothing here: below may be only purged sequences, which windows would cross
+			// four times wider each round. Ask where the stream starts.
+			st, err := s.js.Stream(ctx, sp.stream)
+			if err != nil {
+				return scanned[T]{}, fmt.Errorf("list: %w", err)
+			}
+			rounds++
+			if floor = max(st.CachedInfo().State.FirstSeq, 1); lo <= floor {
+				return out, nil
+			}
 		}
 		hi = lo
 		window *= 4
