@@ -108,3 +108,48 @@ func TestListingQueryErrors(t *testing.T) {
 		}
 	}
 }
+
+// On a three-node cluster any replica answers a direct get: paging through the pending
+// index and the history still serves each request once, in order, once the replicas have
+// applied the writes.
+func TestListingOnACluster(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, natstest.Cluster(t))
+	ctx := context.Background()
+	var want []string
+	for range 23 {
+		want = append(want, newRequest(t, st, events.Request{}).ID)
+	}
+	page := func(status string, newest bool) []string {
+		var ids []string
+		q := store.RequestQuery{Status: status, Limit: 5, Newest: newest}
+		for range 50 {
+			p, err := st.ListRequests(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Requests {
+				ids = append(ids, r.ID)
+			}
+			if q.Cursor = p.NextCursor; q.Cursor == "" {
+				break
+			}
+		}
+		return ids
+	}
+	reversed := slices.Clone(want)
+	slices.Reverse(reversed)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, tc := range []struct {
+		status string
+		newest bool
+		want   []string
+	}{{"pending", false, want}, {"all", false, want}, {"pending", true, reversed}, {"all", true, reversed}} {
+		for got := page(tc.status, tc.newest); !slices.Equal(got, tc.want); got = page(tc.status, tc.newest) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s newest=%v: %d served, want %d in order", tc.status, tc.newest, len(got), len(tc.want))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
