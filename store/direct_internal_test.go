@@ -226,3 +226,25 @@ func BenchmarkDirectBatchPage(b *testing.B) {
 		})
 	}
 }
+
+// Direct gets go where the JetStream context sends its API requests.
+func TestAPIPrefix(t *testing.T) {
+	env := natstest.Single(t)
+	nc, _ := env.Connect(t)
+	for want, mk := range map[string]func() (jetstream.JetStream, error){
+		"$JS.API.":     func() (jetstream.JetStream, error) { return jetstream.New(nc) },
+		"$JS.hub.API.": func() (jetstream.JetStream, error) { return jetstream.NewWithAPIPrefix(nc, "$JS.hub.API") },
+		"$JS.x.API.":   func() (jetstream.JetStream, error) { return jetstream.NewWithAPIPrefix(nc, "$JS.x.API.") },
+		"$JS.leaf.API.": func() (jetstream.JetStream, error) {
+			return jetstream.NewWithDomain(nc, "leaf")
+		},
+	} {
+		js, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := apiPrefix(js); got != want {
+			t.Errorf("apiPrefix = %q, want %q", got, want)
+		}
+	}
+}
