@@ -176,7 +176,9 @@ func (s *Store) ListRequests(ctx context.Context, q RequestQuery) (*RequestPage,
 	switch q.Status {
 	case string(events.StatusPending):
 		sp.stream = streams.PendingStream
-		sp.filter = streams.SubjectPending + cmpOr(q.Workflow, "*") + "." + cmpOr(q.RunID, "*") + ".*"
+		if q.Workflow != "" || q.RunID != "" {
+			sp.filter = streams.SubjectPending + cmpOr(q.Workflow, "*") + "." + cmpOr(q.RunID, "*") + ".*"
+		} // else no filter: the stream holds nothing else, and the server counts a batch's rest cheaply
 		sp.sparse = clientSide
 		sp.match = func(m *directMsg) bool {
 			var e PendingEntry
@@ -371,8 +373,7 @@ func (s *Store) lastRecords(ctx context.Context, bucket string, keys []string) (
 // sweeps).
 func (s *Store) OverdueRequests(ctx context.Context, due time.Time, from uint64, limit int) ([]*events.Request, uint64, error) {
 	limit = min(max(limit, 1), MaxListLimit)
-	sp := scanSpec[events.Request]{stream: streams.PendingStream, filter: streams.SubjectPending + ">", from: from, limit: limit,
-		sparse: true}
+	sp := scanSpec[events.Request]{stream: streams.PendingStream, from: from, limit: limit, sparse: true}
 	sp.match = func(m *directMsg) bool {
 		var e PendingEntry
 		return json.Unmarshal(m.Data, &e) == nil && e.Deadline != nil && e.Deadline.Before(due)

@@ -28,6 +28,8 @@ const (
 
 // scanSpec says what to read: which messages, from where, which way, and what to keep.
 type scanSpec[T any] struct {
+	// filter is the subjects to read ("": every message of the stream, which the server
+	// serves cheapest).
 	stream, filter string
 	newest         bool
 	// from is the cursor's position: oldest first, the next sequence to read; newest first,
