@@ -58,10 +58,11 @@ type directMsg struct {
 	Data    []byte
 }
 
-// deleted reports whether a KV message is a delete or purge marker.
+// deleted reports whether a KV message is a delete or purge marker, or the marker the
+// server leaves when a key's TTL ran out.
 func (m *directMsg) deleted() bool {
 	op := m.Header.Get("KV-Operation")
-	return op == "DEL" || op == "PURGE"
+	return op == "DEL" || op == "PURGE" || m.Header.Get(jetstream.MarkerReasonHeader) != ""
 }
 
 // directBatch is what one batch returned.

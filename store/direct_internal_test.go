@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -246,5 +247,36 @@ func TestAPIPrefix(t *testing.T) {
 		if got := apiPrefix(js); got != want {
 			t.Errorf("apiPrefix = %q, want %q", got, want)
 		}
+	}
+}
+
+// A key whose TTL ran out leaves a marker as its last message: multi_last reads it as gone.
+func TestLastRecordsSkipsExpiryMarkers(t *testing.T) {
+	st, _ := directEnv(t, true)
+	ctx := context.Background()
+	kv := st.Buckets().Timers // the bucket with LimitMarkerTTL
+	if _, err := kv.Create(ctx, "gone", []byte("x"), jetstream.KeyTTL(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "kept", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := st.direct(ctx, "KV_"+kv.Bucket(), directRequest{MultiLast: []string{"$KV." + kv.Bucket() + ".gone"}, Batch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Msgs) == 1 && b.Msgs[0].Header.Get(jetstream.MarkerReasonHeader) != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no expiry marker within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, err := st.lastRecords(ctx, kv.Bucket(), []string{"gone", "kept"})
+	if err != nil || len(got) != 1 || string(got["kept"]) != "y" {
+		t.Fatalf("records %v, %v; want only kept", got, err)
 	}
 }
