@@ -81,9 +81,9 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	// Messages handed over by the client but still waiting for a worker are kept here and
-	// their ack wait extended, so that a busy instance never lets them be redelivered to
-	// another while it still holds them.
+	// The message handed over by the client but still waiting for a worker is kept here and
+	// its ack wait extended, so that a busy instance never lets it be redelivered to another
+	// while it still holds it.
 	var mu sync.Mutex
 	waiting := map[jetstream.Msg]struct{}{}
 	closing := false
@@ -106,6 +106,13 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}()
 	defer close(stopBeats)
 
+	// The client's callback takes a worker before it returns, so the client hands over the
+	// next message only when one is free: an instance holds at most Workers messages plus
+	// the client's prefetch, never the consumer's whole MaxAckPending. Messages an instance
+	// holds but cannot start are delayed for nothing, kept from idle instances, and, on a
+	// stream with per-subject rollups (the timers bucket, whose expiry markers roll their
+	// subject up), make every write the server does there walk them all.
+	stopping := make(chan struct{})
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		mu.Lock()
 		if closing {
@@ -114,23 +121,28 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 			return
 		}
 		waiting[msg] = struct{}{}
-		wg.Add(1)
 		mu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-stopping:
+		}
+		mu.Lock()
+		delete(waiting, msg)
+		stop := closing
+		if !stop {
+			wg.Add(1)
+		}
+		mu.Unlock()
+		if stop {
+			_ = msg.Nak()
+			return
+		}
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
-			mu.Lock()
-			delete(waiting, msg)
-			stop := closing
-			mu.Unlock()
-			if stop {
-				_ = msg.Nak()
-				return
-			}
 			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
 		}()
-	}, jetstream.PullMaxMessages(o.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(prefetch(o.Workers)), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
 		}
@@ -142,6 +154,7 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	mu.Lock()
 	closing = true
 	mu.Unlock()
+	close(stopping)
 	cc.Drain()
 	select {
 	case <-cc.Closed():
@@ -159,6 +172,10 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}
 	return nil
 }
+
+// prefetch is how many messages the client asks for ahead of the workers: enough to keep
+// them fed between two pulls, few enough that little waits in this instance unstarted.
+func prefetch(workers int) int { return max(1, workers/4) }
 
 // ShutdownGrace is how long running handlers may take to finish once shutdown begins.
 var ShutdownGrace = 15 * time.Second
