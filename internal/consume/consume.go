@@ -122,9 +122,11 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 		}
 		waiting[msg] = struct{}{}
 		mu.Unlock()
+		acquired := false
 		select {
 		case sem <- struct{}{}:
-		case <-stopping:
+			acquired = true
+		case <-stopping: // closing is set
 		}
 		mu.Lock()
 		delete(waiting, msg)
@@ -134,6 +136,9 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 		}
 		mu.Unlock()
 		if stop {
+			if acquired {
+				<-sem
+			}
 			_ = msg.Nak()
 			return
 		}
