@@ -264,7 +264,7 @@ func measureTimers(ctx context.Context, js jetstream.JetStream, o timerOptions) 
 	// undelivered messages and delivered none.
 	stall := make(chan time.Duration, 1)
 	sctx, stopSampling := context.WithCancel(ctx)
-	go func() { stall <- sampleStalls(sctx, js) }()
+	go func() { stall <- sampleStalls(sctx, js, o.Progress) }()
 
 	// CPU from the first deadline on: this process's (all of it when the server and the
 	// orchestrator run in it, as with -timers) and the machine's.
@@ -348,9 +348,13 @@ func measureTimers(ctx context.Context, js jetstream.JetStream, o timerOptions) 
 	return res, nil
 }
 
+var maxWaiting atomic.Int64
+
 // sampleStalls polls the timer consumer until ctx ends and returns the longest stretch in
-// which it had messages pending, none unacknowledged, and delivered nothing.
-func sampleStalls(ctx context.Context, js jetstream.JetStream) time.Duration {
+// which it had messages pending, none unacknowledged, and delivered nothing; a stretch over
+// a second is reported with the fewest pull requests the server held meanwhile.
+func sampleStalls(ctx context.Context, js jetstream.JetStream, progress func(string, ...any)) time.Duration {
+	defer func() { progress("timers: at most %d pull requests waiting", maxWaiting.Load()) }()
 	cons, err := js.Consumer(ctx, streams.TimerStream, streams.ConsumerTimers)
 	if err != nil {
 		return 0
@@ -358,6 +362,7 @@ func sampleStalls(ctx context.Context, js jetstream.JetStream) time.Duration {
 	var longest time.Duration
 	var since time.Time
 	var lastDelivered uint64
+	var waiting int
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -374,15 +379,21 @@ func sampleStalls(ctx context.Context, js jetstream.JetStream) time.Duration {
 			continue
 		}
 		now := time.Now()
+		maxWaiting.Store(max(maxWaiting.Load(), int64(info.NumWaiting)))
 		idle := info.NumPending > 0 && info.NumAckPending == 0 && info.Delivered.Stream == lastDelivered
 		lastDelivered = info.Delivered.Stream
 		switch {
 		case !idle:
+			if !since.IsZero() && now.Sub(since) > time.Second {
+				progress("timers: the timer consumer delivered nothing for %s with %d pending (%d pull requests waiting)",
+					now.Sub(since).Round(time.Millisecond), info.NumPending, waiting)
+			}
 			since = time.Time{}
 		case since.IsZero():
-			since = now
+			since, waiting = now, info.NumWaiting
 		default:
 			longest = max(longest, now.Sub(since))
+			waiting = min(waiting, info.NumWaiting)
 		}
 	}
 }

@@ -147,11 +147,12 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 			defer func() { <-sem }()
 			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
 		}()
-	}, jetstream.PullMaxMessages(prefetch(o.Workers)), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
-			log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
-		}
-	}))
+	}, jetstream.PullMaxMessages(prefetch(o.Workers)), jetstream.PullExpiry(PullExpiry), jetstream.PullHeartbeat(PullHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
+			}
+		}))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", o.Name, err)
 	}
@@ -177,6 +178,18 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}
 	return nil
 }
+
+// PullExpiry and PullHeartbeat are those of the client's pull requests. The client refills
+// its pulls as messages arrive, but skips the refill when one falls due while its previous
+// pull is still being sent, and never retries it: when the messages it still expects arrive
+// meanwhile (a busy or starved process), it is left with no pull at the server and waits for
+// the missing-heartbeat check, two heartbeats, before it asks again. At the client's default
+// (30 s expiry, 15 s heartbeat) that was a 30-second stop with messages waiting and none
+// unacknowledged; a one-second heartbeat makes it two seconds.
+var (
+	PullExpiry    = 10 * time.Second
+	PullHeartbeat = time.Second
+)
 
 // prefetch is how many messages the client asks for ahead of the workers: enough to keep
 // them fed between two pulls, few enough that little waits in this instance unstarted.
