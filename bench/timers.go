@@ -8,17 +8,19 @@ package main
 // measureTimers creates o.Count standalone requests through the store (as POST /v1/requests
 // does, without the HTTP hop), paced so that their deadlines are spread evenly over o.Window
 // (creation, at up to o.CreateRate per second, ends a second before the first deadline),
-// and waits until every one of them has been resolved or
-// o.Wait has passed since the last deadline. It needs only a JetStream with hitl's streams in
+// and waits until every one of them has been resolved or o.Wait has passed since the last
+// deadline. It needs only a JetStream with hitl's streams in
 // place (streams.Ensure) and at least one orchestrator consuming them, in this process or
 // another: it can run against a server already filled with pending requests. A request's
 // lateness is the server's timestamp of its hitl.resolved event (the moment the resolution
 // was recorded) minus the deadline stored on the request; early counts those resolved before
-// their deadline, which must be none. The expiry markers and the gate's responses are read
-// back afterwards to split lateness into the server's part (deadline → marker) and the
-// orchestrators' part (marker → resolved). The timer consumer is sampled while the deadlines
-// fall, so a consumer that holds undelivered markers and delivers none is seen (stall_ms).
-// The result is one JSON object (timerResult).
+// their deadline, which must be none. The expiry markers are read back afterwards (an
+// expired timer is not deleted) to split lateness into the server's part (deadline →
+// marker) and the orchestrators' part (marker → resolved). The timer consumer is sampled
+// while the deadlines fall, so a consumer that has undelivered markers and delivers none is
+// seen (stall_ms). CPU per expiry is this process's: all of it only when the server and the
+// orchestrator run in it, as with -timers. The result is one JSON object (timerResult).
+// o.Progress, when set, gets progress lines.
 
 import (
 	"context"
