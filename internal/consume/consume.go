@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -60,6 +61,15 @@ type Options struct {
 }
 
 // Run consumes until ctx ends, then stops fetching, waits for running handlers and returns.
+//
+// It fetches only for workers that are free: it takes the free ones (at least one, waiting
+// for it), asks the consumer for that many messages, starts each as it arrives, and asks
+// again once the request is filled or has expired. An instance so never holds a message it
+// cannot start: none waits unstarted in a busy instance while another is idle, and on a
+// stream with per-subject rollups (the timers bucket, whose expiry markers roll their
+// subject up) the server's walk over the consumer's unacknowledged messages at every write
+// stays as short as the workers are few. Each request is a fetch of its own, so the client
+// never has to refill a standing one (see PullExpiry).
 func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) error {
 	if o.Workers <= 0 {
 		o.Workers = 128
@@ -75,97 +85,82 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 		log = slog.New(slog.DiscardHandler)
 	}
 	sem := make(chan struct{}, o.Workers)
+	release := func(n int) {
+		for range n {
+			<-sem
+		}
+	}
 	var wg sync.WaitGroup
 	// Handlers get their own context so that a shutdown lets them finish their writes; it is
 	// cancelled only if they overrun the grace period.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	// The message handed over by the client but still waiting for a worker is kept here and
-	// its ack wait extended, so that a busy instance never lets it be redelivered to another
-	// while it still holds it.
-	var mu sync.Mutex
-	waiting := map[jetstream.Msg]struct{}{}
-	closing := false
-	stopBeats := make(chan struct{})
-	go func() {
-		t := time.NewTicker(o.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopBeats:
-				return
-			case <-t.C:
-				mu.Lock()
-				for m := range waiting {
-					_ = m.InProgress()
-				}
-				mu.Unlock()
-			}
-		}
-	}()
-	defer close(stopBeats)
-
-	// The client's callback takes a worker before it returns, so the client hands over the
-	// next message only when one is free: an instance holds at most Workers messages plus
-	// the client's prefetch, never the consumer's whole MaxAckPending. Messages an instance
-	// holds but cannot start are delayed for nothing, kept from idle instances, and, on a
-	// stream with per-subject rollups (the timers bucket, whose expiry markers roll their
-	// subject up), make every write the server does there walk them all.
-	stopping := make(chan struct{})
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		mu.Lock()
-		if closing {
-			mu.Unlock()
-			_ = msg.Nak() // another instance takes it now
-			return
-		}
-		waiting[msg] = struct{}{}
-		mu.Unlock()
-		acquired := false
+	var failures int
+fetching:
+	for {
+		// At least one free worker, then all that are free.
 		select {
 		case sem <- struct{}{}:
-			acquired = true
-		case <-stopping: // closing is set
+		case <-ctx.Done():
+			break fetching
 		}
-		mu.Lock()
-		delete(waiting, msg)
-		stop := closing
-		if !stop {
-			wg.Add(1)
+		n := 1
+	free:
+		for n < o.Workers {
+			select {
+			case sem <- struct{}{}:
+				n++
+			default:
+				break free
+			}
 		}
-		mu.Unlock()
-		if stop {
-			if acquired {
+		fctx, fcancel := context.WithTimeout(ctx, PullExpiry)
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(PullHeartbeat))
+		if err != nil {
+			fcancel()
+			release(n)
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			log.Debug("fetch", slog.String("consumer", o.Name), slog.Any("err", err))
+			select { // JetStream unreachable, or the consumer gone: try again, a little later each time
+			case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			if ctx.Err() != nil {
+				_ = msg.Nak() // another instance takes it now
 				<-sem
+				continue
 			}
-			_ = msg.Nak()
-			return
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				handle(hctx, msg, h, o.Heartbeat, log, o.Name)
+			}()
 		}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
-		}()
-	}, jetstream.PullMaxMessages(prefetch(o.Workers)), jetstream.PullExpiry(PullExpiry), jetstream.PullHeartbeat(PullHeartbeat),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
+		fcancel()
+		release(n - got)
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, nats.ErrTimeout) {
+			failures++
+			log.Debug("fetch", slog.String("consumer", o.Name), slog.Any("err", err))
+			if got == 0 {
+				select {
+				case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+				case <-ctx.Done():
+				}
 			}
-		}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", o.Name, err)
-	}
-	<-ctx.Done()
-	mu.Lock()
-	closing = true
-	mu.Unlock()
-	close(stopping)
-	cc.Drain()
-	select {
-	case <-cc.Closed():
-	case <-time.After(5 * time.Second):
-		cc.Stop()
+			continue
+		}
+		failures = 0
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -179,21 +174,18 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	return nil
 }
 
-// PullExpiry and PullHeartbeat are those of the client's pull requests. The client refills
-// its pulls as messages arrive, but skips the refill when one falls due while its previous
-// pull is still being sent, and never retries it: when the messages it still expects arrive
-// meanwhile (a busy or starved process), it is left with no pull at the server and waits for
-// the missing-heartbeat check, two heartbeats, before it asks again. At the client's default
-// (30 s expiry, 15 s heartbeat) that was a 30-second stop with messages waiting and none
-// unacknowledged; a one-second heartbeat makes it two seconds.
+// PullExpiry is how long one fetch waits for messages at most, and PullHeartbeat how often
+// the server says it is still there meanwhile (a fetch that hears nothing for two ends
+// early and is asked again). The client's own Consume refills a standing pull as messages
+// arrive, but skips a refill that falls due while its previous pull is still being sent and
+// never retries it: when the messages it still expects arrive meanwhile (a busy or starved
+// process), it is left with no pull at the server until its missing-heartbeat check, 30 s
+// at its defaults: a 30-second stop with messages waiting and none unacknowledged. Fetches
+// have no refill to miss.
 var (
 	PullExpiry    = 10 * time.Second
 	PullHeartbeat = time.Second
 )
-
-// prefetch is how many messages the client asks for ahead of the workers: enough to keep
-// them fed between two pulls, few enough that little waits in this instance unstarted.
-func prefetch(workers int) int { return max(1, workers/4) }
 
 // ShutdownGrace is how long running handlers may take to finish once shutdown begins.
 var ShutdownGrace = 15 * time.Second
