@@ -654,9 +654,9 @@ func ownTimeout(resp events.Response) bool {
 }
 
 // timeoutEventID is the event id of the gate message of a timeout expire issues from a
-// marker: unique to the attempt, and saying that expire finishes it. Earlier releases gave their timeouts a
-// random id and left their finish, and the run's resume, to the consumer of the gate, which
-// still does it for them.
+// marker: unique to the attempt, and saying that expire finishes it. Earlier releases gave
+// their timeouts a random id and left their finish, and the run's resume, to the consumer of
+// the gate, which still does it for them.
 func timeoutEventID(requestID string) string { return "timeout/" + requestID + "/" + uuid.NewString() }
 
 // expiredBy reports whether a gate message with this event id is a timeout expire issued
