@@ -612,29 +612,57 @@ var ReconcileEvery = 5 * time.Minute
 // times it out, leaving the marker its normal chance first.
 var ReconcileGrace = 30 * time.Second
 
+// ReconcileScan is how many pending-index entries one sweep reads at most. The index is in
+// creation order, so a sweep cannot stop at the first request not yet due: it reads up to
+// this many from where the last sweep stopped and the next goes on from there, wrapping at
+// the end. With the default, 1,000,000 pending requests are covered in 10 sweeps.
+var ReconcileScan = 100_000
+
+// reconcilePage is the page size of the sweep's listing calls (each reads at most
+// store.ScanBudget times as many entries).
+const reconcilePage = 500
+
 // reconcile times out overdue requests at start and then every ReconcileEvery. Every
-// instance may do it: the gate lets one timeout through.
+// instance may do it: the gate lets one timeout through. It reads the pending index only
+// (entries carry their deadline), never the finished requests, and at most ReconcileScan
+// entries a sweep, keeping its position across sweeps.
 func (o *Orchestrator) reconcile(ctx context.Context) {
 	t := time.NewTicker(ReconcileEvery)
 	defer t.Stop()
+	var pos uint64
 	for {
-		pending, err := o.cfg.Store.ListRequests(ctx, events.StatusPending)
-		if err != nil && ctx.Err() == nil {
-			o.log.Warn("reconcile: list pending requests", slog.Any("err", err))
-		}
-		for _, r := range pending {
-			if r.Deadline != nil && time.Since(*r.Deadline) > ReconcileGrace {
-				if err := o.expire(ctx, r, 0, false); err != nil && ctx.Err() == nil {
-					o.log.Warn("reconcile: time out", slog.String("request_id", r.ID), slog.Any("err", err))
-				}
-			}
-		}
+		pos = o.sweep(ctx, pos)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// sweep reads the pending index from pos for at most ReconcileScan entries, times out what
+// is overdue, and returns where the next sweep goes on (0: from the start).
+func (o *Orchestrator) sweep(ctx context.Context, pos uint64) uint64 {
+	calls := max(1, ReconcileScan/(store.ScanBudget*reconcilePage))
+	for range calls {
+		due := time.Now().Add(-ReconcileGrace)
+		overdue, next, err := o.cfg.Store.OverdueRequests(ctx, due, pos, reconcilePage)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.log.Warn("reconcile: list overdue requests", slog.Any("err", err))
+			}
+			return pos
+		}
+		for _, r := range overdue {
+			if err := o.expire(ctx, r, 0, false); err != nil && ctx.Err() == nil {
+				o.log.Warn("reconcile: time out", slog.String("request_id", r.ID), slog.Any("err", err))
+			}
+		}
+		if pos = next; pos == 0 {
+			return 0 // the end: the next sweep starts over
+		}
+	}
+	return pos
 }
 
 // TimeoutResponder is the responder of the timeouts hitl issues when a deadline passes.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -39,17 +38,10 @@ const (
 	MaxAnswerSize  = 256 << 10 // an answer's data, as JSON
 )
 
-// MaxConcurrentLists bounds the listings (ListRequests) one Store runs at once. Each holds
-// an ordered consumer while it reads the bucket, so without a bound a burst of inbox loads or
-// GET /v1/requests could exhaust the server's consumers; past it a listing waits its turn,
-// or until its context ends.
-const MaxConcurrentLists = 16
-
 // Store is safe for concurrent use.
 type Store struct {
-	js    jetstream.JetStream
-	b     streams.Buckets
-	lists chan struct{} // one token per listing in progress
+	js jetstream.JetStream
+	b  streams.Buckets
 	// pending is streams.PendingStream, bound on first use.
 	pending atomic.Pointer[jetstream.Stream]
 }
@@ -66,7 +58,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 // New is a store over buckets already open (streams.OpenBuckets). Tests wrap the real
 // buckets to inject faults.
 func New(js jetstream.JetStream, b streams.Buckets) *Store {
-	return &Store{js: js, b: b, lists: make(chan struct{}, MaxConcurrentLists)}
+	return &Store{js: js, b: b}
 }
 
 // JetStream returns the context the store writes through.
@@ -184,40 +176,6 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 		return nil, 0, fmt.Errorf("request %q: %w", id, ErrNotFound)
 	}
 	return decode[events.Request]("request", id)(s.get(ctx, s.b.Requests, id))
-}
-
-// ListRequests returns every request, or those with the given status, oldest first.
-func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*events.Request, error) {
-	select {
-	case s.lists <- struct{}{}:
-		defer func() { <-s.lists }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("list requests: waiting for a turn: %w", ctx.Err())
-	}
-	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
-	}
-	defer w.Stop()
-	var out []*events.Request
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e := <-w.Updates():
-			if e == nil { // caught up
-				sortByCreated(out)
-				return out, nil
-			}
-			var r events.Request
-			if json.Unmarshal(e.Value(), &r) != nil {
-				continue
-			}
-			if status == "" || r.Status == status {
-				out = append(out, &r)
-			}
-		}
-	}
 }
 
 // Respond passes resp through the first-wins gate and finishes the request: hitl's own
@@ -555,8 +513,4 @@ func (s *Store) PublishRunFinished(ctx context.Context, run *Run) error {
 func ValidID(id string) bool {
 	_, err := uuid.Parse(id)
 	return err == nil && len(id) == 36
-}
-
-func sortByCreated(rs []*events.Request) {
-	slices.SortStableFunc(rs, func(a, b *events.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 }
