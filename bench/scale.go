@@ -44,6 +44,8 @@ type scaleConfig struct {
 	httpTimeout   time.Duration // bound of one probe (a listing of everything at 1M takes tens of seconds)
 	workers       int           // HITL_WORKERS of the services; 0 leaves their default
 	startDeadline time.Duration // a service not ready within this after its start fails the run
+	timers        int           // timer lateness: deadlines per level; 0 skips it
+	timersWindow  time.Duration // the deadlines fall within this
 }
 
 // defaultLevels are the levels for n: 0, 10k, 100k, 1M, ... up to n, and n itself.
@@ -104,6 +106,8 @@ func parseScaleFlags(args []string, stderr io.Writer) (*scaleConfig, error) {
 	fs.DurationVar(&cfg.httpTimeout, "http-timeout", 10*time.Minute, "bound of one listing, inbox or /metrics request")
 	fs.IntVar(&cfg.workers, "workers", 0, "HITL_WORKERS of the services; 0 keeps their default")
 	fs.DurationVar(&cfg.startDeadline, "start-deadline", 10*time.Minute, "fail if a service is not ready this long after it started")
+	fs.IntVar(&cfg.timers, "timers", 10_000, "timer lateness at each level: this many deadlines (bench/timers.go); 0 skips it")
+	fs.DurationVar(&cfg.timersWindow, "timers-window", time.Second, "the -timers deadlines fall within this window")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,8 @@ func parseScaleFlags(args []string, stderr io.Writer) (*scaleConfig, error) {
 		return nil, errors.New("-scrapes must be at least 1")
 	case cfg.workers < 0:
 		return nil, errors.New("-workers must not be negative")
+	case cfg.timers < 0 || cfg.timersWindow <= 0:
+		return nil, errors.New("-timers must not be negative and -timers-window must be positive")
 	}
 	var err error
 	if *levels == "" {
@@ -147,9 +153,9 @@ type levelResult struct {
 	DiskMiB  float64                   `json:"disk_mib"` // blocks used by the JetStream store directory
 	Services map[string]*serviceResult `json:"services"`
 
-	List   pageResult  `json:"list"`  // GET /v1/requests?status=pending&limit=50
-	Inbox  pageResult  `json:"inbox"` // GET /inbox, signed in as an operator
-	Timers interface{} `json:"timers"`
+	List   pageResult  `json:"list"`   // GET /v1/requests?status=pending&limit=50
+	Inbox  pageResult  `json:"inbox"`  // GET /inbox, signed in as an operator
+	Timers interface{} `json:"timers"` // measureTimers' result; null with -timers 0
 
 	diskBytes int64
 }
@@ -294,7 +300,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	sum := scaleSummary{Summary: true, N: cfg.n, Levels: cfg.levels, FillS: round(fillTotal.Seconds()),
-		TotalS: round(time.Since(prog.start).Seconds()), Timers: timersNote()}
+		TotalS: round(time.Since(prog.start).Seconds()), Timers: timersNote(cfg)}
 	if len(results) > 1 {
 		sum.PerPend = slopeOf(results[0], results[len(results)-1])
 		for i := 1; i < len(results); i++ {

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // listPath is the page the listing figure times.
@@ -186,30 +184,42 @@ func (h *harness) awaitGauge(ctx context.Context, want int) (float64, bool, erro
 	}
 }
 
-// scaleTimers is the hook for the timer lateness figures of each level: given the
-// benchmark's JetStream connection to the filled server (whose orchestrator fires the
-// timers) and the pending count, it returns what it measured, which goes into the level's
-// "timers" field. Nil (the field is null) until a timer measurement is wired here, e.g.
-//
-//	scaleTimers = func(ctx context.Context, js jetstream.JetStream, _ int) (any, error) {
-//		return measureTimers(ctx, js, timerOptions{Count: 10_000, Window: time.Second})
-//	}
-var scaleTimers func(ctx context.Context, js jetstream.JetStream, pending int) (any, error)
-
+// timers measures timer lateness at a level with measureTimers (bench/timers.go):
+// cfg.timers requests whose deadlines fall within cfg.timersWindow, fired by the restarted
+// orchestrator process while the level's requests wait. They end timed_out, so the pending
+// count of the next level is unchanged. Off (null) with -timers 0.
 func (h *harness) timers(ctx context.Context, pending int) (any, error) {
-	if scaleTimers == nil {
+	if h.cfg.timers == 0 {
 		return nil, nil
 	}
-	h.prog.printf("scale: %d pending: timer lateness", pending)
-	return scaleTimers(ctx, h.js, pending)
+	h.prog.printf("scale: %d pending: timer lateness, %d deadlines within %s", pending, h.cfg.timers, h.cfg.timersWindow)
+	res, err := measureTimers(ctx, h.js, timerOptions{Count: h.cfg.timers, Window: h.cfg.timersWindow, Progress: h.prog.printf})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// A measurement that failed (requests not resolved in time) is a figure of the level,
+	// not a reason to lose the run: its error goes into the line.
+	out := levelTimers{timerResult: res}
+	if err != nil {
+		out.Error = err.Error()
+		h.prog.printf("scale: %d pending: WARNING: %v", pending, err)
+	}
+	return out, nil
 }
 
-// timersNote says in the summary whether the levels' "timers" were measured.
-func timersNote() string {
-	if scaleTimers == nil {
-		return "not measured: no timer measurement is wired to scaleTimers (bench/scale_probe.go)"
+// levelTimers is a level's "timers": measureTimers' result and the error it ended with.
+type levelTimers struct {
+	timerResult
+	Error string `json:"error,omitempty"`
+}
+
+// timersNote says in the summary what the levels' "timers" hold.
+func timersNote(cfg *scaleConfig) string {
+	if cfg.timers == 0 {
+		return "not measured (-timers 0)"
 	}
-	return "measured: see each level's timers"
+	return fmt.Sprintf("each level's timers: %d deadlines within %s (measureTimers, bench/timers.go); cpu_us_per_expiry is the benchmark process's, not the orchestrator's",
+		cfg.timers, cfg.timersWindow)
 }
 
 // scrapeErr describes a scrape that failed or did not answer 200.

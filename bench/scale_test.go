@@ -113,7 +113,8 @@ func TestScaleSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := runScale(ctx, []string{"-n", "40", "-levels", "0,25", "-concurrency", "8", "-bin", bin, "-data", t.TempDir(), "-scrapes", "2"},
+	err := runScale(ctx, []string{"-n", "40", "-levels", "0,25", "-concurrency", "8", "-bin", bin, "-data", t.TempDir(), "-scrapes", "2",
+		"-timers", "100"},
 		&stdout, &stderr)
 	if err != nil {
 		t.Fatalf("runScale: %v\n%s", err, stderr.String())
@@ -131,7 +132,7 @@ func TestScaleSmall(t *testing.T) {
 	for i, want := range []int{0, 25, 40} {
 		var r struct {
 			levelResult
-			Timers any `json:"timers"`
+			Timers levelTimers `json:"timers"`
 		}
 		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
 			t.Fatalf("line %d: %v", i, err)
@@ -142,6 +143,9 @@ func TestScaleSmall(t *testing.T) {
 		}
 		if r.List.Status != 200 || r.Inbox.Status != 200 || r.List.Items != want || r.Inbox.Items < min(want, 20) || r.Inbox.Items > want {
 			t.Errorf("level %d: list %+v, inbox %+v; want 200s with the pending requests", i, r.List, r.Inbox)
+		}
+		if tr := r.Timers; tr.Error != "" || tr.Count != 100 || tr.Fired != 100 || tr.Early != 0 || tr.LateMax <= 0 {
+			t.Errorf("level %d: timers %+v; want 100 fired, none early", i, tr)
 		}
 		if r.NATS.RSSMiB <= 0 || r.DiskMiB <= 0 || len(r.Services) != 3 {
 			t.Errorf("level %d: NATS RSS %v MiB, disk %v MiB, %d services", i, r.NATS.RSSMiB, r.DiskMiB, len(r.Services))

@@ -196,7 +196,13 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 // is empty: exactly one response per request passes. A response that lost gets
 // ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
 func (s *Store) Gate(ctx context.Context, resp events.Response) error {
-	id := uuid.NewString()
+	return s.GateAs(ctx, resp, uuid.NewString())
+}
+
+// GateAs is Gate with the gate message's event id chosen by the caller, who must make it
+// unique to this call: it is how Gate tells its own publish from another's after a lost ack,
+// and how a consumer of the gate can tell who passed it.
+func (s *Store) GateAs(ctx context.Context, resp events.Response, id string) error {
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
 	if err == nil {
@@ -305,10 +311,15 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 	}
 }
 
-// FinishRequest runs after a request resolved: it disarms the timer, removes the request
-// from the pending index and publishes the resolved event. All are idempotent.
+// FinishRequest runs after a request resolved: it disarms the timer (unless the request
+// timed out), removes the request from the pending index and publishes the resolved event.
+// All are idempotent.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
-	if r.Deadline != nil {
+	// A request that timed out needs no disarming: its timer has expired (the expiry marker
+	// is what timed it out) or, for the reconciler's timeouts, is past its TTL and about to;
+	// a marker that comes later finds the request resolved. Reading or deleting it would be
+	// two round trips per expiry spent on nothing.
+	if r.Deadline != nil && r.Status != events.StatusTimedOut {
 		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
 		// a read first keeps the second from writing another delete marker.
 		_, err := s.b.Timers.Get(ctx, r.ID)

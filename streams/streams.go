@@ -101,6 +101,10 @@ const (
 	ConsumerWorkflowPrefix = "orchestrator-wf-"
 )
 
+// TimerMaxAckPending caps the messages of ConsumerTimers delivered and not yet acked,
+// across all orchestrators.
+const TimerMaxAckPending = 1024
+
 // TimerStream is the stream behind BucketTimers, read by ConsumerTimers.
 const TimerStream = "KV_" + BucketTimers
 
@@ -213,7 +217,10 @@ func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 			FilterSubject: "$KV." + BucketTimers + ".>",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       c.AckWait,
-			MaxAckPending: 10000,
+			// Every expiry marker rolls its subject up, and the server then walks this
+			// consumer's unacknowledged messages: a low cap keeps expiry writes cheap (see
+			// docs/design.md, Timers). Orchestrators hold at most their workers' worth each.
+			MaxAckPending: TimerMaxAckPending,
 			Replicas:      c.Replicas,
 		}},
 	}
