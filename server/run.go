@@ -138,6 +138,7 @@ func run(ctx context.Context, p *process) error {
 	if err != nil {
 		return err
 	}
+	st.SetRetention(c.Retention)
 
 	m := metrics.New(reg)
 	if _, err := metrics.WatchPending(ctx, st.Buckets().Requests, reg, log); err != nil {
