@@ -98,6 +98,9 @@ func TestDeliveryRecordsGoWithTheRetention(t *testing.T) {
 	}
 	resolved, pending := ask(), ask()
 	wait("both deliveries and dead letters", func() bool { return records(resolved.ID) == 2 && records(pending.ID) == 2 })
+	if info, err := deliveries.Info(ctx); err == nil {
+		t.Logf("%d bytes per delivery record", info.State.Bytes/info.State.Msgs) // for docs/operations.md
+	}
 	a := &store.Answerer{Store: st}
 	if _, err := a.Answer(ctx, store.Answer{RequestID: resolved.ID, Identities: []string{routing.Operator},
 		Data: json.RawMessage(`{"approved": true}`)}); err != nil {

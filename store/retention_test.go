@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -165,5 +166,105 @@ func BenchmarkDiskPerFinishedRequest(b *testing.B) {
 	b.ReportMetric(float64(end-start)/float64(b.N), "disk_bytes/request")
 	for name := range endPer {
 		b.ReportMetric(float64(endPer[name]-startPer[name])/float64(b.N), name+"_bytes/request")
+	}
+}
+
+// BenchmarkDiskPerFinishedRun measures what a finished run leaves besides its requests: its
+// checkpoint (here without a journal: a real one grows with its steps and answers), its
+// run.started and run.finished events, and the run.resume of one question.
+func BenchmarkDiskPerFinishedRun(b *testing.B) {
+	env := natstest.Single(b)
+	_, js := env.Connect(b)
+	st, err := store.Open(context.Background(), js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	bytes := func() (total uint64) {
+		for _, name := range []string{streams.Stream, "KV_" + streams.BucketRuns} {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += s.CachedInfo().State.Bytes
+		}
+		return total
+	}
+	start := bytes()
+	b.ResetTimer()
+	for range b.N {
+		run, err := st.StartRun(ctx, "refund", json.RawMessage(`{"order_id": "C-1042", "total": 120}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		run, rev, err := st.Run(ctx, run.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.ResumeRun(ctx, "refund", run.ID, uuid.NewString()); err != nil {
+			b.Fatal(err)
+		}
+		run.Status, run.Result = events.RunCompleted, json.RawMessage(`"refunded"`)
+		if _, err := st.UpdateRun(ctx, run, rev); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.PublishRunFinished(ctx, run); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(bytes()-start)/float64(b.N), "disk_bytes/run")
+}
+
+// BenchmarkDiskPerPurgedRequest measures what a finished request leaves once its retention
+// (1 s here) has passed: the marker on its record's subject, kept streams.TombstoneTTL so a
+// late answer is 410 and not 404. Everything else is gone.
+func BenchmarkDiskPerPurgedRequest(b *testing.B) {
+	env := natstest.Single(b)
+	_, js := env.Connect(b)
+	st, err := store.Open(context.Background(), js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.SetRetention(time.Second)
+	ctx := context.Background()
+	a := &store.Answerer{Store: st}
+	var last string
+	for range b.N {
+		// Without a deadline: a question is kept for its deadline plus the retention.
+		r := &events.Request{ID: uuid.NewString(), Title: "Refund order C-1042 for 120 EUR?", Input: input.Spec{Type: input.Approval}}
+		if err := st.CreateRequest(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Answer(ctx, store.Answer{RequestID: r.ID, Identities: []string{routing.Operator},
+			Data: json.RawMessage(`{"approved": true}`)}); err != nil {
+			b.Fatal(err)
+		}
+		last = r.ID
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	left := func() (total uint64) {
+		for _, name := range []string{streams.Stream, "KV_" + streams.BucketRequests, streams.TimerStream} {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if name == streams.Stream && s.CachedInfo().State.Msgs > 0 {
+				return 0 // the events are not all gone yet
+			}
+			total += s.CachedInfo().State.Bytes
+		}
+		return total
+	}
+	for {
+		_, _, err := st.Request(ctx, last)
+		if n := left(); errors.Is(err, store.ErrPurged) && n > 0 {
+			b.ReportMetric(float64(n)/float64(b.N), "disk_bytes/purged_request")
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the requests were not removed")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
