@@ -25,9 +25,12 @@ type Run struct {
 	// Pending are the questions the run waits on now.
 	Pending []*events.Request `json:"pending"`
 	// Steps is the number of journal positions (answers and step results) recorded so far.
-	Steps     int       `json:"steps"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Steps int `json:"steps"`
+	// Retention is how long the run is kept once finished (the server's HITL_RETENTION
+	// unless the run was started with its own).
+	Retention events.Duration `json:"retention,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // StartRun starts a run of a workflow with the given input (encoded as JSON; a
