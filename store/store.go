@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,8 @@ type Store struct {
 	js    jetstream.JetStream
 	b     streams.Buckets
 	lists chan struct{} // one token per listing in progress
+	// pending is streams.PendingStream, bound on first use.
+	pending atomic.Pointer[jetstream.Stream]
 	// retention of finished work that does not say (SetRetention); 0: the default.
 	retention time.Duration
 }
@@ -143,6 +146,11 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	if len(body) > MaxRequestSize {
 		return fmt.Errorf("request is %d bytes, over the %d limit: %w", len(body), MaxRequestSize, ErrTooLarge)
 	}
+	// The index entry comes first: whatever resolves the request reads the record, so it
+	// purges the entry after it was written.
+	if err := s.publishPending(ctx, r); err != nil {
+		return err
+	}
 	if _, err := s.b.Requests.Create(ctx, r.ID, body); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("store request %s: %w", r.ID, err)
@@ -153,7 +161,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 		}
 		*r = *existing
 		if r.Resolved() {
-			return nil // resolved while we were away: nothing to arm or announce
+			// Resolved while we were away: nothing to arm or announce, and the entry we
+			// just wrote again (past the duplicate window) must go.
+			return s.purgePending(ctx, r)
 		}
 	}
 	if ttl > 0 {
@@ -366,8 +376,8 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 	}
 }
 
-// FinishRequest runs after a request resolved: it disarms the timer and publishes the
-// resolved event. Both are idempotent.
+// FinishRequest runs after a request resolved: it disarms the timer, removes the request
+// from the pending index and publishes the resolved event. All are idempotent.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	if r.Deadline != nil {
 		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
@@ -382,6 +392,9 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 				return fmt.Errorf("disarm timer %s: %w", r.ID, err)
 			}
 		}
+	}
+	if err := s.purgePending(ctx, r); err != nil {
+		return err
 	}
 	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r,
 		jetstream.WithMsgTTL(s.RetentionOf(r)))

@@ -136,6 +136,9 @@ func TestEnsureEnablesRetentionOnAnExistingDeployment(t *testing.T) {
 	defer cancel()
 	old := env.StreamsConfig()
 	for _, sc := range old.StreamConfigs() {
+		if sc.Name != streams.Stream {
+			continue
+		}
 		sc.AllowMsgTTL = false // can only be turned on: the old stream is made again
 		if err := js.DeleteStream(ctx, sc.Name); err != nil {
 			t.Fatal(err)
