@@ -137,7 +137,8 @@ func BenchmarkDiskPerFinishedRequest(b *testing.B) {
 	a := &store.Answerer{Store: st}
 	bytes := func() (total uint64, per map[string]uint64) {
 		per = map[string]uint64{}
-		for _, name := range []string{streams.Stream, "KV_" + streams.BucketRequests, streams.TimerStream, "KV_" + streams.BucketRuns} {
+		for _, name := range []string{streams.Stream, "KV_" + streams.BucketRequests, streams.TimerStream, "KV_" + streams.BucketRuns,
+			streams.PendingStream} {
 			s, err := js.Stream(ctx, name)
 			if err != nil {
 				b.Fatal(err)
