@@ -12,8 +12,8 @@ import (
 	"github.com/hitl-dev/hitl/store"
 )
 
-// MaxConcurrentExports bounds the exports one server streams at once: each holds a
-// consumer on the event stream for as long as its client reads.
+// MaxConcurrentExports bounds the exports one server streams at once: each reads the event
+// stream as fast as its client takes the lines.
 const MaxConcurrentExports = 2
 
 var exports = make(chan struct{}, MaxConcurrentExports)

@@ -269,3 +269,44 @@ func BenchmarkDiskPerPurgedRequest(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// An export longer than a batch of direct gets reads on from where each batch ended, and
+// keeps the order of the stream across its two subjects.
+func TestExportPagesThroughBatches(t *testing.T) {
+	env := natstest.Single(t)
+	st := openStore(t, env)
+	ctx := context.Background()
+	a := &store.Answerer{Store: st}
+	since := time.Now().Add(-time.Second)
+	var want []string
+	for i := range 600 {
+		r := newRequest(t, st, events.Request{})
+		if _, err := a.Answer(ctx, store.Answer{RequestID: r.ID, Identities: []string{routing.Operator},
+			Data: json.RawMessage(`{"approved": true}`)}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.ID)
+		if i%100 == 0 {
+			want = append(want, finishRun(t, st, "paged").ID)
+		}
+	}
+	var got []string
+	if err := st.Export(ctx, since, time.Now().Add(time.Second), func(f store.Finished) error {
+		if f.Kind == "run" {
+			got = append(got, f.Run.ID)
+		} else {
+			got = append(got, f.Request.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("exported %d, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+}

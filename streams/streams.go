@@ -151,6 +151,8 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		// as long as the request it resolved. No subject delete markers here: a marker on a
 		// gate subject would close the gate, and it would raise every TTL to its own.
 		AllowMsgTTL: true,
+		// Reads by range without a consumer (hitl export: batch direct gets).
+		AllowDirect: true,
 	}, {
 		Name:              PendingStream,
 		Description:       "pending requests, one entry each: the index listings and gauges read",
