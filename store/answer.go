@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -109,7 +111,7 @@ func (a *Answerer) Answer(ctx context.Context, in Answer) (*events.Request, erro
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
-	if err := s.gate(ctx, resp, s.RetentionOf(req)); err != nil {
+	if err := s.GateAs(ctx, resp, uuid.NewString(), s.RetentionOf(req)); err != nil {
 		if errors.Is(err, ErrAlreadyResolved) {
 			return nil, a.lost(ctx, req)
 		}

@@ -2,14 +2,9 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/streams"
@@ -50,7 +45,7 @@ func (s *Store) Export(ctx context.Context, since, until time.Time, fn func(Fini
 	for {
 		var next *exportCursor
 		for _, c := range cursors {
-			if err := c.fill(ctx, s.js.Conn()); err != nil {
+			if err := c.fill(ctx, s); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			if len(c.buf) > 0 && (next == nil || c.buf[0].seq < next.buf[0].seq) {
@@ -89,89 +84,33 @@ type exportMsg struct {
 	data []byte
 }
 
-// fill reads the cursor's next batch when its buffer is empty and more may come.
-func (c *exportCursor) fill(ctx context.Context, nc *nats.Conn) error {
+// fill reads the cursor's next batch (store/direct.go) when its buffer is empty and more
+// may come.
+func (c *exportCursor) fill(ctx context.Context, s *Store) error {
 	if len(c.buf) > 0 || c.done {
 		return nil
 	}
-	req := map[string]any{"batch": exportBatch, "next_by_subj": c.subject}
+	req := directRequest{NextBySubj: c.subject, Batch: exportBatch}
 	if c.from == 0 {
-		req["start_time"] = c.since
+		since := c.since
+		req.StartTime = &since
 	} else {
-		req["seq"] = c.from
+		req.Seq = c.from
 	}
-	msgs, more, err := directBatch(ctx, nc, streams.Stream, req)
+	b, err := s.direct(ctx, streams.Stream, req)
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return fmt.Errorf("direct get: message without a sequence: %w", err)
-		}
-		at, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-		if err != nil {
-			return fmt.Errorf("direct get: message without a time: %w", err)
-		}
-		if at.After(c.until) { // the range ends here (up_to_time does not apply to batches)
+	for _, m := range b.Msgs {
+		if m.Time.After(c.until) { // the range ends here
 			c.done = true
 			return nil
 		}
-		c.buf = append(c.buf, exportMsg{seq: seq, at: at, data: m.Data})
-		c.from = seq + 1
+		c.buf = append(c.buf, exportMsg{seq: m.Seq, at: m.Time, data: m.Data})
+		c.from = m.Seq + 1
 	}
-	c.done = !more || len(msgs) == 0
+	c.done = b.NumPending == 0 || len(b.Msgs) == 0
 	return nil
-}
-
-// The headers nats.go gives a status message (it does not export their names).
-const (
-	statusHdr = "Status"
-	descrHdr  = "Description"
-)
-
-// directBatchTimeout bounds one batch direct get whose context has no deadline.
-const directBatchTimeout = 10 * time.Second
-
-// directBatch sends one batch direct get ($JS.API.DIRECT.GET.<stream> with "batch") and
-// collects its answers up to the end-of-batch message, which says whether more match
-// (Nats-Num-Pending). A 404 is an empty batch.
-func directBatch(ctx context.Context, nc *nats.Conn, stream string, req map[string]any) (msgs []*nats.Msg, more bool, err error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, directBatchTimeout)
-		defer cancel()
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, false, err
-	}
-	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, false, err
-	}
-	defer sub.Unsubscribe()
-	if err := nc.PublishRequest("$JS.API.DIRECT.GET."+stream, inbox, body); err != nil {
-		return nil, false, err
-	}
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("direct get from %s: %w", stream, err)
-		}
-		switch m.Header.Get(statusHdr) {
-		case "":
-			msgs = append(msgs, m)
-		case "204": // end of batch
-			np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
-			return msgs, np > 0, nil
-		case "404":
-			return msgs, false, nil
-		default:
-			return nil, false, fmt.Errorf("direct get from %s: %s %s", stream, m.Header.Get(statusHdr), m.Header.Get(descrHdr))
-		}
-	}
 }
 
 // finished decodes one event of Export; nil for one it cannot read (it is skipped).

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -39,17 +38,10 @@ const (
 	MaxAnswerSize  = 256 << 10 // an answer's data, as JSON
 )
 
-// MaxConcurrentLists bounds the listings (ListRequests) one Store runs at once. Each holds
-// an ordered consumer while it reads the bucket, so without a bound a burst of inbox loads or
-// GET /v1/requests could exhaust the server's consumers; past it a listing waits its turn,
-// or until its context ends.
-const MaxConcurrentLists = 16
-
 // Store is safe for concurrent use.
 type Store struct {
-	js    jetstream.JetStream
-	b     streams.Buckets
-	lists chan struct{} // one token per listing in progress
+	js jetstream.JetStream
+	b  streams.Buckets
 	// pending is streams.PendingStream, bound on first use.
 	pending atomic.Pointer[jetstream.Stream]
 	// retention of finished work that does not say (SetRetention); 0: the default.
@@ -68,7 +60,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 // New is a store over buckets already open (streams.OpenBuckets). Tests wrap the real
 // buckets to inject faults.
 func New(js jetstream.JetStream, b streams.Buckets) *Store {
-	return &Store{js: js, b: b, lists: make(chan struct{}, MaxConcurrentLists)}
+	return &Store{js: js, b: b}
 }
 
 // JetStream returns the context the store writes through.
@@ -195,40 +187,6 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 	return decode[events.Request]("request", id)(s.get(ctx, s.b.Requests, id))
 }
 
-// ListRequests returns every request, or those with the given status, oldest first.
-func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*events.Request, error) {
-	select {
-	case s.lists <- struct{}{}:
-		defer func() { <-s.lists }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("list requests: waiting for a turn: %w", ctx.Err())
-	}
-	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
-	}
-	defer w.Stop()
-	var out []*events.Request
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e := <-w.Updates():
-			if e == nil { // caught up
-				sortByCreated(out)
-				return out, nil
-			}
-			var r events.Request
-			if json.Unmarshal(e.Value(), &r) != nil {
-				continue
-			}
-			if status == "" || r.Status == status {
-				out = append(out, &r)
-			}
-		}
-	}
-}
-
 // Respond passes resp through the first-wins gate and finishes the request: hitl's own
 // outcomes (timeouts, cancels) take it; people's answers take the Answerer, which checks them
 // first. Human answers, timeouts and cancels all race at the gate and exactly one wins; the
@@ -247,7 +205,7 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 	if r.Resolved() {
 		return nil, fmt.Errorf("request %s: %w", r.ID, ErrAlreadyResolved)
 	}
-	if err := s.gate(ctx, resp, s.RetentionOf(r)); err != nil {
+	if err := s.GateAs(ctx, resp, uuid.NewString(), s.RetentionOf(r)); err != nil {
 		return nil, err
 	}
 	return s.Finish(ctx, resp, r, rev)
@@ -257,16 +215,18 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 // is empty: exactly one response per request passes. A response that lost gets
 // ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
 // The response is kept for the store's Retention; the answer paths keep it for the
-// request's own (gate).
+// request's own (GateAs).
 func (s *Store) Gate(ctx context.Context, resp events.Response) error {
-	return s.gate(ctx, resp, s.retentionOf(0))
+	return s.GateAs(ctx, resp, uuid.NewString(), s.retentionOf(0))
 }
 
-// gate is Gate with the response's time to live: that of the request it resolves, which goes
-// at about the same time. The gate of a purged request is open again, so every path that
-// may reach it reads the request first (ErrPurged).
-func (s *Store) gate(ctx context.Context, resp events.Response, ttl time.Duration) error {
-	id := uuid.NewString()
+// GateAs is Gate with the gate message's event id chosen by the caller, who must make it
+// unique to this call: it is how Gate tells its own publish from another's after a lost ack,
+// and how a consumer of the gate can tell who passed it. The response is kept for ttl: the
+// retention of the request it resolves (RetentionOf), which goes at about the same time.
+// The gate of a purged request is open again, so every path that may reach it reads the
+// request first (ErrPurged).
+func (s *Store) GateAs(ctx context.Context, resp events.Response, id string, ttl time.Duration) error {
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(ttl))
 	if err == nil {
@@ -376,10 +336,15 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 	}
 }
 
-// FinishRequest runs after a request resolved: it disarms the timer, removes the request
-// from the pending index and publishes the resolved event. All are idempotent.
+// FinishRequest runs after a request resolved: it disarms the timer (unless the request
+// timed out), removes the request from the pending index and publishes the resolved event.
+// All are idempotent.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
-	if r.Deadline != nil {
+	// A request that timed out needs no disarming: its timer has expired (the expiry marker
+	// is what timed it out) or, for the reconciler's timeouts, is past its TTL and about to;
+	// a marker that comes later finds the request resolved. Reading or deleting it would be
+	// two round trips per expiry spent on nothing.
+	if r.Deadline != nil && r.Status != events.StatusTimedOut {
 		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
 		// a read first keeps the second from writing another delete marker.
 		_, err := s.b.Timers.Get(ctx, r.ID)
@@ -596,8 +561,4 @@ func (s *Store) PublishRunFinished(ctx context.Context, run *Run) error {
 func ValidID(id string) bool {
 	_, err := uuid.Parse(id)
 	return err == nil && len(id) == 36
-}
-
-func sortByCreated(rs []*events.Request) {
-	slices.SortStableFunc(rs, func(a, b *events.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 }

@@ -38,6 +38,11 @@ const (
 // message's time the oldest one's creation, so the gauges read both from one stream info;
 // listings page through it without reading finished requests. store.CreateRequest publishes
 // a request's entry before it creates the record; store.FinishRequest purges it.
+//
+// The publish keeps one entry per request: it expects the subject empty. A per-subject limit
+// of 1 would do it too, but on such a stream the server counts a batch direct get's pending
+// messages over every subject, so each page of a listing would cost O(pending)
+// (docs/design.md, Listing; BenchmarkDirectBatchPage in package store).
 const PendingStream = "HITL_PENDING"
 
 // SubjectPending prefixes PendingSubject; outside "hitl.", which the event stream holds.
@@ -106,6 +111,10 @@ const (
 	ConsumerWorkflowPrefix = "orchestrator-wf-"
 )
 
+// TimerMaxAckPending caps the messages of ConsumerTimers delivered and not yet acked,
+// across all orchestrators.
+const TimerMaxAckPending = 1024
+
 // TimerStream is the stream behind BucketTimers, read by ConsumerTimers.
 const TimerStream = "KV_" + BucketTimers
 
@@ -151,7 +160,9 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		// as long as the request it resolved. No subject delete markers here: a marker on a
 		// gate subject would close the gate, and it would raise every TTL to its own.
 		AllowMsgTTL: true,
-		// Reads by range without a consumer (hitl export: batch direct gets).
+		// Listings and hitl export read pages of request_info, resolved and run subjects
+		// with batch direct gets (store/direct.go); Ensure turns it on for a stream created
+		// before.
 		AllowDirect: true,
 	}, {
 		Name:              PendingStream,
@@ -160,7 +171,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Storage:           c.Storage,
 		Replicas:          c.Replicas,
 		Retention:         jetstream.LimitsPolicy,
-		MaxMsgsPerSubject: 1, // a repeated publish replaces the entry: one per request, however often retried
+		MaxMsgsPerSubject: -1, // no limit, spelled out so that Ensure lifts a 1; see PendingStream
 		Duplicates:        2 * time.Minute,
 		AllowDirect:       true,
 	}}
@@ -231,7 +242,10 @@ func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 			FilterSubject: "$KV." + BucketTimers + ".>",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       c.AckWait,
-			MaxAckPending: 10000,
+			// Every expiry marker rolls its subject up, and the server then walks this
+			// consumer's unacknowledged messages: a low cap keeps expiry writes cheap (see
+			// docs/design.md, Timers). Orchestrators hold at most their workers' worth each.
+			MaxAckPending: TimerMaxAckPending,
 			Replicas:      c.Replicas,
 		}},
 	}
