@@ -20,6 +20,9 @@ type Request struct {
 	Assignees []string       // e.g. "webhook:ops-bot"; empty means any holder of an API token
 	// Timeout, if set, resolves the request as timed out after this long (whole seconds, at least 1s).
 	Timeout time.Duration
+	// Retention, if set, is how long the request and its events are kept once resolved
+	// (whole seconds, at least 1s); default: the run's retention, else HITL_RETENTION.
+	Retention time.Duration
 	// OnTimeout decides what Ask returns on timeout: a *TimeoutError (TimeoutFail, the default)
 	// or Default (TimeoutDefault).
 	OnTimeout TimeoutPolicy
@@ -97,7 +100,7 @@ func (e *CancelledError) Is(err error) bool { return err == ErrCancelled }
 func (r Request) record() (events.Request, error) {
 	rec := events.Request{
 		Title: r.Title, Message: r.Message, Context: r.Context, Input: r.Input,
-		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), OnTimeout: events.TimeoutPolicy(r.OnTimeout),
+		Assignees: r.Assignees, Timeout: events.Duration(r.Timeout), Retention: events.Duration(r.Retention), OnTimeout: events.TimeoutPolicy(r.OnTimeout),
 		Metadata: r.Metadata,
 	}
 	if rec.Input.Type == "" {

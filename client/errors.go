@@ -20,6 +20,9 @@ var (
 	// ErrAlreadyFinished: the run already completed, failed or was cancelled (409
 	// already_finished).
 	ErrAlreadyFinished = errors.New("already finished")
+	// ErrGone: the request or run finished and was removed after its retention (410 gone);
+	// nothing was changed.
+	ErrGone = errors.New("gone")
 	// ErrUnauthorized: the token is missing or not accepted (401).
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrInvalid: the API refused what was sent (400: invalid_json, invalid_request,
@@ -65,6 +68,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusConflict && e.Code == "already_resolved"
 	case ErrAlreadyFinished:
 		return e.Status == http.StatusConflict && e.Code == "already_finished"
+	case ErrGone:
+		return e.Status == http.StatusGone
 	case ErrUnauthorized:
 		return e.Status == http.StatusUnauthorized
 	case ErrInvalid:

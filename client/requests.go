@@ -24,6 +24,9 @@ type NewRequest struct {
 	Assignees []string
 	// Timeout, if positive, resolves the request as timed_out after this long.
 	Timeout time.Duration
+	// Retention, if positive, is how long the request is kept once resolved (whole seconds);
+	// default: the server's HITL_RETENTION.
+	Retention time.Duration
 	// OnTimeout is what a timeout does: events.TimeoutFail (the default) or
 	// events.TimeoutDefault, which answers with Default.
 	OnTimeout events.TimeoutPolicy
@@ -46,13 +49,14 @@ func (r NewRequest) MarshalJSON() ([]byte, error) {
 		Input       *input.Spec          `json:"input,omitempty"`
 		Assignees   []string             `json:"assignees,omitempty"`
 		Timeout     events.Duration      `json:"timeout,omitempty"`
+		Retention   events.Duration      `json:"retention,omitempty"`
 		OnTimeout   events.TimeoutPolicy `json:"on_timeout,omitempty"`
 		Default     any                  `json:"default,omitempty"`
 		Metadata    map[string]string    `json:"metadata,omitempty"`
 		CallbackURL string               `json:"callback_url,omitempty"`
 	}
 	b := body{Title: r.Title, Message: r.Message, Context: r.Context, Assignees: r.Assignees,
-		Timeout: events.Duration(r.Timeout), OnTimeout: r.OnTimeout, Default: r.Default,
+		Timeout: events.Duration(r.Timeout), Retention: events.Duration(r.Retention), OnTimeout: r.OnTimeout, Default: r.Default,
 		Metadata: r.Metadata, CallbackURL: r.CallbackURL}
 	if r.Input.Type != "" {
 		b.Input = &r.Input

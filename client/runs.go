@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
@@ -22,9 +25,12 @@ type Run struct {
 	// Pending are the questions the run waits on now.
 	Pending []*events.Request `json:"pending"`
 	// Steps is the number of journal positions (answers and step results) recorded so far.
-	Steps     int       `json:"steps"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Steps int `json:"steps"`
+	// Retention is how long the run is kept once finished (the server's HITL_RETENTION
+	// unless the run was started with its own).
+	Retention events.Duration `json:"retention,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // StartRun starts a run of a workflow with the given input (encoded as JSON; a
@@ -121,3 +127,43 @@ func (c *Client) CancelRun(ctx context.Context, id, reason string) error {
 	}
 	return c.do(ctx, "POST", "/v1/runs/"+p+"/cancel", nil, body, nil)
 }
+
+// Export writes to w, as JSON lines, every request resolved and every run finished from since
+// up to (excluding) until that the server still keeps, oldest first (GET /v1/export): one
+// store.Finished object per line, {"kind": "request"|"run", "finished_at", "request"|"run"}.
+// Lines are copied as they come; an error after some were written leaves those in w.
+func (c *Client) Export(ctx context.Context, since, until time.Time, w io.Writer) error {
+	q := url.Values{"since": {since.UTC().Format(time.RFC3339Nano)}, "until": {until.UTC().Format(time.RFC3339Nano)}}
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base.String()+"/v1/export?"+q.Encode(), nil)
+	if err != nil {
+		return fmt.Errorf("client: export: %w", err)
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	req.Header.Set("User-Agent", c.ua)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		return errorFrom(resp.StatusCode, b)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("client: export: %w", err)
+	}
+	// The server ends a complete export with an HTTP trailer; without it the export was cut.
+	if resp.Trailer.Get(ExportCompleteTrailer) != "true" {
+		return fmt.Errorf("client: export: the server stopped before the end: %s", resp.Trailer.Get(ExportErrorTrailer))
+	}
+	return nil
+}
+
+// Trailers of GET /v1/export: whether the export reached its end, and if not, why.
+const (
+	ExportCompleteTrailer = "Hitl-Export-Complete"
+	ExportErrorTrailer    = "Hitl-Export-Error"
+)

@@ -467,6 +467,42 @@ func TestCLI(t *testing.T) {
 			"Status: completed", `Result: {"status":"refunded","order_id":"A-1001","amount":120,"method":"store_credit","notified_via":["email","sms"]}`)
 	})
 
+	// hitl export writes what finished in its range as JSON lines: a request answered here
+	// is among them, with its answer; one still pending is not.
+	t.Run("Export", func(t *testing.T) {
+		t.Parallel()
+		answered := strings.TrimSpace(h.ok(t, "", "requests", "create", "-q", `{"title": "Export me?", "retention": "1h"}`))
+		pending := strings.TrimSpace(h.ok(t, "", "requests", "create", "-q", `{"title": "Not finished"}`))
+		h.ok(t, "", "respond", answered, "--approve")
+		out := h.ok(t, "", "export", "--since", "10m")
+		found := false
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var f struct {
+				Kind    string          `json:"kind"`
+				At      time.Time       `json:"finished_at"`
+				Request *events.Request `json:"request"`
+			}
+			if err := json.Unmarshal([]byte(line), &f); err != nil {
+				t.Fatalf("export line %q: %v", line, err)
+			}
+			if f.Kind == "request" && f.Request.ID == pending {
+				t.Errorf("a pending request was exported: %s", line)
+			}
+			if f.Kind == "request" && f.Request.ID == answered {
+				found = f.Request.Status == events.StatusAnswered && f.Request.Response != nil && time.Since(f.At) < 10*time.Minute
+			}
+		}
+		if !found {
+			t.Errorf("the answered request is not in the export:\n%s", out)
+		}
+		if out := h.ok(t, "", "export", "--since", "2020-01-01T00:00:00Z", "--until", "2020-01-02T00:00:00Z"); out != "" {
+			t.Errorf("an export of a range before everything: %q", out)
+		}
+		h.fails(t, 2, "--since is required", "export")
+		h.fails(t, 2, "--until must be after --since", "export", "--since", "1h", "--until", "2h")
+		h.fails(t, 2, `--since "yesterday"`, "export", "--since", "yesterday")
+	})
+
 	// Outside dev the API wants a token: HITL_TOKEN is sent as a bearer token.
 	t.Run("Token", func(t *testing.T) {
 		t.Parallel()

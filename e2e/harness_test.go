@@ -104,11 +104,23 @@ func (s *system) run(fn func(ctx context.Context) error) func() {
 // orchestrator starts an orchestrator on its own connection.
 func (s *system) orchestrator() *instance {
 	reg := prometheus.NewRegistry()
-	o, err := engine.New(engine.Config{Store: s.newStore(), Registry: s.reg, Logger: s.logs, Metrics: metrics.New(reg)})
+	st := s.newStore()
+	o, err := engine.New(engine.Config{Store: st, Registry: s.reg, Logger: s.logs, Metrics: metrics.New(reg)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return &instance{stop: s.run(o.Run), reg: reg}
+	return &instance{stop: flushedStop(s.run(o.Run), st), reg: reg}
+}
+
+// flushedStop is stop, then a round trip on the instance's connection: a stopped consumer's
+// last pull is withdrawn (unsubscribed) as its fetch ends, and the server must have seen that
+// before the test publishes what the instance must not take. A process that stops closes its
+// connection, to the same effect.
+func flushedStop(stop func(), st *store.Store) func() {
+	return func() {
+		stop()
+		_ = st.JetStream().Conn().Flush()
+	}
 }
 
 // notifier starts a notifier on its own connection with the bot's webhook targets.

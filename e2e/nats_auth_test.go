@@ -368,6 +368,12 @@ func TestShippedNATSPermissions(t *testing.T) {
 		t.Fatalf("result %s", v.Result)
 	}
 	smtp.Wait(t, "the notifier's follow-up", func() bool { return smtp.Count(reqID, "resolved") == 1 })
+	// An export, read by the responder's identity (direct gets, no consumer).
+	rng := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05Z") + "&until=" + time.Now().Add(time.Minute).UTC().Format("2006-01-02T15:04:05Z")
+	if x := doCall(t, "GET", api+"/v1/export?since="+rng, token, nil); x.Status != 200 ||
+		!strings.Contains(string(x.Body), reqID) || !strings.Contains(string(x.Body), runID) {
+		t.Fatalf("export as the responder: %d %s", x.Status, x.Body)
+	}
 
 	// The orchestrator's timeout path: a deadline passes, its identity publishes the timeout.
 	timed := startRun("1s")

@@ -50,12 +50,13 @@ func registerTiny(reg *hitl.Registry, name string) {
 // orchestratorFor starts an orchestrator that hosts reg's workflows, on its own connection.
 func (s *system) orchestratorFor(reg *hitl.Registry, check func([]string) error) *instance {
 	m := prometheus.NewRegistry()
-	o, err := engine.New(engine.Config{Store: s.newStore(), Registry: reg, Logger: s.logs, Metrics: metrics.New(m),
+	st := s.newStore()
+	o, err := engine.New(engine.Config{Store: st, Registry: reg, Logger: s.logs, Metrics: metrics.New(m),
 		CheckAssignees: check})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return &instance{stop: s.run(o.Run), reg: m}
+	return &instance{stop: flushedStop(s.run(o.Run), st), reg: m}
 }
 
 func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {

@@ -236,10 +236,13 @@ func (o *Orchestrator) retryConflicts(ctx context.Context, fn func() error) erro
 func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) error {
 	s := o.cfg.Store
 	run, rev, err := s.Run(ctx, start.RunID)
+	if errors.Is(err, store.ErrPurged) {
+		return nil // finished and removed after its retention: never again
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// The starter's own write was lost (or is late): the event is the source of truth.
 		run = &store.Run{ID: start.RunID, Workflow: start.Workflow, Input: start.Input, Status: events.RunQueued,
-			CreatedAt: time.Now().UTC()}
+			Retention: start.Retention, CreatedAt: time.Now().UTC()}
 		run.UpdatedAt = run.CreatedAt
 		rev, err = s.CreateRun(ctx, run)
 	}
@@ -266,9 +269,17 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 // applyResponse applies the winner of a request's gate: it completes the request record and,
 // when the request belongs to a run, sends the run's workflow a resume command. Any
 // orchestrator may do this, whether or not it hosts the workflow.
+//
+// A response to a request removed after its retention is acked and ignored: its gate subject
+// was empty again, and it resumes nothing.
 func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
 	s := o.cfg.Store
 	req, rev, err := s.Request(ctx, resp.RequestID)
+	if errors.Is(err, store.ErrPurged) {
+		o.log.Warn("response to a request removed after its retention ignored", slog.String("request_id", resp.RequestID),
+			slog.String("responder", resp.Responder))
+		return nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
 	}
@@ -279,6 +290,9 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	// winner that crashed or failed a write after the gate. A response that reached the gate
 	// without passing the answer path is checked here first.
 	r, err := s.Finish(ctx, o.vet(req, resp), req, rev)
+	if errors.Is(err, store.ErrPurged) {
+		return nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
 	}
@@ -319,6 +333,9 @@ func (o *Orchestrator) resumeRun(ctx context.Context, r *events.Request) error {
 func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	s := o.cfg.Store
 	r, _, err := s.Request(ctx, c.RequestID)
+	if errors.Is(err, store.ErrPurged) {
+		return nil // resolved and removed: its run finished long ago
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
 	}
@@ -441,6 +458,9 @@ func (o *Orchestrator) advance(ctx context.Context, run *store.Run, rev uint64) 
 	}
 	for i := range x.Asked {
 		req := &x.Asked[i]
+		if req.Retention == 0 {
+			req.Retention = run.Retention // a run's requests are kept as long as it is
+		}
 		if err := s.CreateRequest(ctx, req); err != nil {
 			return fmt.Errorf("run %s: create request %s: %w", run.ID, req.ID, err)
 		}
@@ -544,7 +564,7 @@ func (o *Orchestrator) dropOrphans(ctx context.Context, runID string, asked []ev
 		}
 		_, err := o.cfg.Store.Respond(ctx, events.Response{RequestID: r.ID, RunID: runID, Outcome: events.StatusCancelled,
 			Responder: "hitl:run-" + string(run.Status)})
-		if err != nil && !errors.Is(err, store.ErrAlreadyResolved) {
+		if err != nil && !errors.Is(err, store.ErrAlreadyResolved) && !errors.Is(err, store.ErrPurged) {
 			o.log.Warn("cancel orphaned request", slog.String("request_id", r.ID), slog.Any("err", err))
 		}
 	}
@@ -576,7 +596,7 @@ func (o *Orchestrator) cancelRun(ctx context.Context, c events.RunCancel) error 
 			Responder: "hitl:run-cancel", Comment: c.Reason})
 		if err == nil {
 			o.cfg.Metrics.RequestResolved(r)
-		} else if !errors.Is(err, store.ErrAlreadyResolved) {
+		} else if !errors.Is(err, store.ErrAlreadyResolved) && !errors.Is(err, store.ErrPurged) {
 			return err
 		}
 	}
@@ -725,7 +745,7 @@ func (o *Orchestrator) expire(ctx context.Context, r *events.Request, rev uint64
 		id = timeoutEventID(r.ID)
 	}
 	won := true
-	if err := s.GateAs(ctx, resp, id); err != nil {
+	if err := s.GateAs(ctx, resp, id, s.RetentionOf(r)); err != nil {
 		if !errors.Is(err, store.ErrAlreadyResolved) || !fromMarker {
 			return ignoreResolved(err)
 		}

@@ -46,8 +46,12 @@ type Request struct {
 	Assignees []string       `json:"assignees,omitempty"`
 	// Approvers, if set, are the only identities allowed to answer (assignee-shaped, e.g.
 	// "slack:@U123", "email:a@b.c"); otherwise anyone the request was sent to may answer.
-	Approvers []string          `json:"approvers,omitempty"`
-	Timeout   Duration          `json:"timeout,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	Timeout   Duration `json:"timeout,omitempty"`
+	// Retention is how long the request, its events and its delivery records are kept once
+	// it is resolved (whole seconds); JetStream then removes them. Zero takes the service's
+	// HITL_RETENTION, which the store fills in when it creates the request.
+	Retention Duration          `json:"retention,omitempty"`
 	OnTimeout TimeoutPolicy     `json:"on_timeout,omitempty"`
 	Default   json.RawMessage   `json:"default,omitempty"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
@@ -105,6 +109,9 @@ type RunStarted struct {
 	RunID    string          `json:"run_id"`
 	Workflow string          `json:"workflow"`
 	Input    json.RawMessage `json:"input,omitempty"`
+	// Retention is how long the run and its events are kept once it has finished; zero
+	// takes the service's HITL_RETENTION.
+	Retention Duration `json:"retention,omitempty"`
 }
 
 // RunResume tells the orchestrators hosting a run's workflow that a request the run waits on

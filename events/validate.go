@@ -9,6 +9,19 @@ import (
 	"github.com/hitl-dev/hitl/input"
 )
 
+// MaxRetention bounds a retention (ten years): JetStream keeps a message's time to live in
+// whole seconds, and a longer one is a mistake more likely than a plan.
+const MaxRetention = 10 * 365 * 24 * time.Hour
+
+// ValidRetention checks a retention given for a request or a run: zero (the default) or
+// between 1s and MaxRetention.
+func ValidRetention(d time.Duration) error {
+	if d != 0 && (d < time.Second || d > MaxRetention) {
+		return fmt.Errorf("retention %s must be between 1s and 87600h", d)
+	}
+	return nil
+}
+
 // Validate checks a request before it is stored, listing every problem in a
 // *input.ValidationError (matching input.ErrInvalid). It is the one check for every way a
 // request is made: a workflow's Ask, a standalone request over the REST API, and the store
@@ -33,6 +46,9 @@ func (r *Request) Validate() error {
 	}
 	if t := time.Duration(r.Timeout); t != 0 && (t < time.Second || t > 365*24*time.Hour) {
 		add("timeout", "must be between 1s and 8760h")
+	}
+	if t := time.Duration(r.Retention); t != 0 && (t < time.Second || t > MaxRetention) {
+		add("retention", "must be between 1s and 87600h")
 	}
 	switch r.OnTimeout {
 	case "", TimeoutFail:

@@ -222,6 +222,8 @@ func (s *Server) authorize(r *http.Request, need apitoken.Scope) (string, *apiEr
 
 func storeError(err error, what string) *apiError {
 	switch {
+	case errors.Is(err, store.ErrPurged):
+		return errorf(http.StatusGone, "gone", what+" finished and was removed after its retention; nothing was changed")
 	case errors.Is(err, store.ErrNotFound):
 		return errorf(http.StatusNotFound, "not_found", what+" not found")
 	case errors.Is(err, store.ErrAlreadyResolved):

@@ -13,16 +13,19 @@ import (
 // journal and where it stands. Resuming a run reads it, replays Journal against the
 // workflow's code and writes it back with compare-and-set on the revision read.
 type Run struct {
-	ID        string           `json:"id"`
-	Workflow  string           `json:"workflow"`
-	Input     json.RawMessage  `json:"input,omitempty"`
-	Status    events.RunStatus `json:"status"`
-	Journal   []Entry          `json:"journal,omitempty"`
-	Waiting   []string         `json:"waiting,omitempty"` // request ids the run waits on
-	Result    json.RawMessage  `json:"result,omitempty"`
-	Error     string           `json:"error,omitempty"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	ID       string           `json:"id"`
+	Workflow string           `json:"workflow"`
+	Input    json.RawMessage  `json:"input,omitempty"`
+	Status   events.RunStatus `json:"status"`
+	Journal  []Entry          `json:"journal,omitempty"`
+	Waiting  []string         `json:"waiting,omitempty"` // request ids the run waits on
+	Result   json.RawMessage  `json:"result,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	// Retention is how long the run is kept once finished; zero takes the service's
+	// HITL_RETENTION. The requests it asks without their own retention inherit it.
+	Retention events.Duration `json:"retention,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // RecordAnswer records resp as the answer of the Ask that asked resp.RequestID, and reports

@@ -231,7 +231,9 @@ func (n *Notifier) handle(ctx context.Context, msg jetstream.Msg) error {
 		ch, ok := n.channels[kind]
 		if !ok {
 			if phase == "notify" {
-				n.deadLetter(ctx, key(req.ID, kind, target, phase), kind, fmt.Sprintf("no %q channel is configured for assignee %q", kind, a))
+				n.deadLetter(ctx, key(req.ID, kind, target, phase), kind, fmt.Sprintf("no %q channel is configured for assignee %q", kind, a), 0)
+			} else {
+				n.expire(ctx, &req, key(req.ID, kind, target, "notify"))
 			}
 			continue
 		}
@@ -264,6 +266,11 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 	kind := ch.Kind()
 	k := key(req.ID, kind, target, phase)
 	kv := n.cfg.Store.Buckets().Deliveries
+	var ttl time.Duration // records of a resolved request go after its retention
+	if phase == "resolved" {
+		ttl = n.cfg.Store.RetentionOf(req)
+		n.expire(ctx, req, key(req.ID, kind, target, "notify"))
+	}
 	if e, err := kv.Get(ctx, k); err == nil {
 		var rec deliveryRecord
 		if json.Unmarshal(e.Value(), &rec) == nil && rec.Status != "" {
@@ -272,7 +279,7 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 		}
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		if attempt >= n.cfg.MaxDeliver { // the last attempt: never drop a delivery silently
-			n.deadLetter(ctx, k, kind, fmt.Sprintf("after %d attempts, JetStream: %v", attempt, err))
+			n.deadLetter(ctx, k, kind, fmt.Sprintf("after %d attempts, JetStream: %v", attempt, err), ttl)
 			return nil
 		}
 		return err
@@ -326,11 +333,11 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 	if err == nil {
 		n.cfg.Metrics.Delivery(kind, "delivered")
 		log.Debug("delivered")
-		return n.record(ctx, k, deliveryRecord{Status: "delivered", Channel: kind, Target: target, Attempts: attempt, Ref: ref, At: time.Now().UTC()})
+		return n.record(ctx, k, deliveryRecord{Status: "delivered", Channel: kind, Target: target, Attempts: attempt, Ref: ref, At: time.Now().UTC()}, ttl)
 	}
 	n.cfg.Metrics.Delivery(kind, "failed")
 	if errors.Is(err, ErrPermanent) || attempt >= n.cfg.MaxDeliver {
-		n.deadLetter(ctx, k, kind, fmt.Sprintf("after %d attempts: %v", attempt, err))
+		n.deadLetter(ctx, k, kind, fmt.Sprintf("after %d attempts: %v", attempt, err), ttl)
 		return nil
 	}
 	log.Warn("delivery failed, will retry", slog.Int("attempt", attempt), slog.Any("err", err))
@@ -341,10 +348,10 @@ func (n *Notifier) deliver(ctx context.Context, ch Channel, target string, req *
 	return err // redelivered with the consumer's backoff
 }
 
-func (n *Notifier) deadLetter(ctx context.Context, k, kind, reason string) {
+func (n *Notifier) deadLetter(ctx context.Context, k, kind, reason string, ttl time.Duration) {
 	n.cfg.Metrics.Delivery(kind, "dead_letter")
 	n.log.Error("delivery dead-lettered", slog.String("key", k), slog.String("reason", reason))
-	if err := n.record(ctx, k, deliveryRecord{Status: "dead_letter", Channel: kind, Reason: reason, At: time.Now().UTC()}); err != nil {
+	if err := n.record(ctx, k, deliveryRecord{Status: "dead_letter", Channel: kind, Reason: reason, At: time.Now().UTC()}, ttl); err != nil {
 		n.log.Error("record dead letter", slog.String("key", k), slog.Any("err", err))
 	}
 }
@@ -356,15 +363,23 @@ func (n *Notifier) deadLetter(ctx context.Context, k, kind, reason string) {
 // recordTimeout, so that a notifier stopping right after a delivery still records it. Only
 // a write that fails for all of recordAttempts (JetStream unreachable for seconds), or a
 // closed connection, returns the error: the event is then redelivered and the delivery
-// repeated, with the same Delivery.ID.
-func (n *Notifier) record(ctx context.Context, k string, rec deliveryRecord) error {
+// repeated, with the same Delivery.ID. A ttl above zero (the records of a resolved request)
+// has JetStream remove the record after it.
+func (n *Notifier) record(ctx context.Context, k string, rec deliveryRecord, ttl time.Duration) error {
 	b, _ := json.Marshal(rec)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	kv := n.cfg.Store.Buckets().Deliveries
+	put := func() error { _, err := kv.Put(wctx, k, b); return err }
+	if ttl > 0 { // a KV Put takes no TTL: the same publish, by hand
+		put = func() error {
+			_, err := n.cfg.Store.JetStream().Publish(wctx, "$KV."+kv.Bucket()+"."+k, b, jetstream.WithMsgTTL(ttl))
+			return err
+		}
+	}
 	var err error
 	for attempt := range recordAttempts {
-		if _, err = kv.Put(wctx, k, b); err == nil {
+		if err = put(); err == nil {
 			return nil
 		}
 		if errors.Is(err, nats.ErrConnectionClosed) || n.cfg.Store.JetStream().Conn().IsClosed() {
@@ -379,6 +394,25 @@ func (n *Notifier) record(ctx context.Context, k string, rec deliveryRecord) err
 		}
 	}
 	return fmt.Errorf("record delivery %s: %w", k, err)
+}
+
+// expire gives the notify-phase record k of a resolved request its retention as TTL: it was
+// written while the request was pending, without one (the resolution is not known then).
+// The same record is written again, with the TTL, unless it changed meanwhile. A failure is
+// logged: the record then stays, and changes nothing but disk.
+func (n *Notifier) expire(ctx context.Context, req *events.Request, k string) {
+	kv := n.cfg.Store.Buckets().Deliveries
+	e, err := kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return
+	}
+	if err == nil {
+		_, err = n.cfg.Store.JetStream().Publish(ctx, "$KV."+kv.Bucket()+"."+k, e.Value(),
+			jetstream.WithExpectLastSequencePerSubject(e.Revision()), jetstream.WithMsgTTL(n.cfg.Store.RetentionOf(req)))
+	}
+	if err != nil {
+		n.log.Warn("delivery record not given its retention", slog.String("key", k), slog.Any("err", err))
+	}
 }
 
 // recordAttempts and recordTimeout bound record's retries (about 4 s of backoff).

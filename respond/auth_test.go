@@ -145,6 +145,7 @@ func TestScopesPerEndpoint(t *testing.T) {
 		{"GET", "/v1/requests/" + req.ID + "/wait?timeout=0s", "", "read"},
 		{"GET", "/v1/runs/" + run.ID, "", "read"},
 		{"GET", "/v1/runs/" + run.ID + "/wait?timeout=0s", "", "read"},
+		{"GET", "/v1/export?since=2020-01-01T00:00:00Z&until=2030-01-01T00:00:00Z", "", "read"},
 		{"POST", "/v1/requests/" + req.ID + "/respond", answer, "answer"},
 		{"POST", "/v1/requests", `{"title": "t"}`, "admin"},
 		{"POST", "/v1/requests/" + req.ID + "/cancel", `{}`, "admin"},

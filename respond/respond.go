@@ -132,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("GET /v1/runs/{id}", apitoken.Read, s.getRun)
 	s.route("GET /v1/runs/{id}/wait", apitoken.Read, s.waitRun)
 	s.route("POST /v1/runs/{id}/cancel", apitoken.Admin, s.cancelRun)
+	s.route("GET /v1/export", apitoken.Read, s.export)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -252,6 +253,8 @@ func (s *Server) refused(r *http.Request, msg, why string) {
 
 func storeError(err error, what string) *apiError {
 	switch {
+	case errors.Is(err, store.ErrPurged):
+		return errorf(http.StatusGone, "gone", what+" finished and was removed after its retention; nothing was changed")
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(what)
 	case errors.Is(err, store.ErrTooLarge):
@@ -277,6 +280,7 @@ type createRequestBody struct {
 	Input       *input.Spec       `json:"input"`
 	Assignees   []string          `json:"assignees"`
 	Timeout     events.Duration   `json:"timeout"`
+	Retention   events.Duration   `json:"retention"`
 	OnTimeout   string            `json:"on_timeout"`
 	Default     json.RawMessage   `json:"default"`
 	Metadata    map[string]string `json:"metadata"`
@@ -291,7 +295,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	}
 	req := events.Request{
 		ID: uuid.NewString(), Title: b.Title, Message: b.Message, Context: b.Context,
-		Assignees: b.Assignees, Timeout: b.Timeout, OnTimeout: events.TimeoutPolicy(b.OnTimeout),
+		Assignees: b.Assignees, Timeout: b.Timeout, Retention: b.Retention, OnTimeout: events.TimeoutPolicy(b.OnTimeout),
 		Default: b.Default, Metadata: b.Metadata, CallbackURL: b.CallbackURL, Approvers: b.Approvers,
 	}
 	if b.Input != nil {
@@ -338,6 +342,13 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	}
 	if id != "" {
 		req.ID = id // CreateRequest of an existing id returns it as it stands
+		if replayed {
+			// ... unless it was removed after its retention: creating it again would ask a
+			// question already answered.
+			if _, _, err := s.cfg.Store.Request(wctx, id); errors.Is(err, store.ErrPurged) {
+				return storeError(err, "request")
+			}
+		}
 	}
 	if err := s.cfg.Store.CreateRequest(wctx, &req); err != nil {
 		return storeError(err, "request")
@@ -555,8 +566,9 @@ func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, c caller)
 // ---- runs ----
 
 type startRunBody struct {
-	Workflow string          `json:"workflow"`
-	Input    json.RawMessage `json:"input"`
+	Workflow  string          `json:"workflow"`
+	Input     json.RawMessage `json:"input"`
+	Retention events.Duration `json:"retention"`
 }
 
 // RunView is a run as the API shows it.
@@ -568,7 +580,8 @@ type RunView struct {
 	Result    json.RawMessage   `json:"result,omitempty"`
 	Error     string            `json:"error,omitempty"`
 	Pending   []*events.Request `json:"pending"`
-	Steps     int               `json:"steps"` // journal positions recorded so far
+	Steps     int               `json:"steps"`               // journal positions recorded so far
+	Retention events.Duration   `json:"retention,omitempty"` // kept this long once finished
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 }
@@ -588,16 +601,24 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, _ caller) *api
 		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the run failed validation",
 			Fields: []input.FieldError{{Path: "workflow", Message: msg}}}
 	}
+	if err := events.ValidRetention(time.Duration(b.Retention)); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "the run failed validation",
+			Fields: []input.FieldError{{Path: "retention", Message: "must be between 1s and 87600h"}}}
+	}
 	id, _, aerr := s.claim(r.Context(), w, r, "runs", &b)
 	if aerr != nil {
 		return aerr
 	}
 	var run *store.Run
 	var err error
+	var opts []store.RunOption
+	if b.Retention != 0 {
+		opts = append(opts, store.WithRetention(time.Duration(b.Retention)))
+	}
 	if id != "" {
-		run, err = s.cfg.Store.StartRunID(r.Context(), id, b.Workflow, b.Input)
+		run, err = s.cfg.Store.StartRunID(r.Context(), id, b.Workflow, b.Input, opts...)
 	} else {
-		run, err = s.cfg.Store.StartRun(r.Context(), b.Workflow, b.Input)
+		run, err = s.cfg.Store.StartRun(r.Context(), b.Workflow, b.Input, opts...)
 	}
 	if err != nil {
 		return storeError(err, "run")
@@ -660,7 +681,7 @@ func (s *Server) view(ctx context.Context, run *store.Run) RunView {
 // viewOf is run as the API shows it; request reads the requests it waits on (nil: gone).
 func viewOf(run *store.Run, request func(id string) *events.Request) RunView {
 	v := RunView{ID: run.ID, Workflow: run.Workflow, Status: run.Status, Input: run.Input, Result: run.Result,
-		Error: run.Error, Pending: []*events.Request{}, Steps: len(run.Journal), CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
+		Error: run.Error, Pending: []*events.Request{}, Steps: len(run.Journal), Retention: run.Retention, CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
 	if run.Status.Final() {
 		return v // whatever it waited on no longer matters
 	}

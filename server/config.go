@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/internal/egress"
 	"github.com/hitl-dev/hitl/jobapi"
 	"github.com/hitl-dev/hitl/respond"
+	"github.com/hitl-dev/hitl/streams"
 	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
@@ -94,6 +97,11 @@ type Config struct {
 	// MaxWaitsPerCaller caps the long-polls of one API token, one link subject or, without
 	// tokens, one client IP (--max-waits-per-caller, HITL_MAX_WAITS_PER_CALLER). Default 1000.
 	MaxWaitsPerCaller int
+	// Retention is how long finished requests and runs, their events and their delivery
+	// records are kept before JetStream removes them (--retention, HITL_RETENTION, e.g.
+	// "720h"; whole seconds, 1s to 87600h). A request or run may set its own. Default 720h
+	// (30 days, streams.DefaultRetention).
+	Retention time.Duration
 
 	// Logger receives the service's logs. Default: a text logger on stderr at LogLevel.
 	Logger  *slog.Logger
@@ -136,6 +144,7 @@ func (c Config) WithDefaults() Config {
 	c.JobWorkflow = cmp.Or(c.JobWorkflow, jobapi.DefaultWorkflow)
 	c.RateLimits = c.RateLimits.WithDefaults()
 	c.HTTPTimeouts = c.HTTPTimeouts.WithDefaults()
+	c.Retention = cmp.Or(c.Retention, streams.DefaultRetention)
 	if c.Logger == nil {
 		c.Logger = c.newLogger()
 	}
@@ -172,11 +181,22 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("HITL_WEBHOOK_SECRET: %w", err))
 		}
 	}
+	if err := validRetention(c.Retention); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.NATSAuth.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.RateLimits.validate(), c.HTTPTimeouts.validate())
 	return errors.Join(errs...)
+}
+
+// validRetention checks HITL_RETENTION: JetStream counts message TTLs in whole seconds.
+func validRetention(d time.Duration) error {
+	if d < time.Second || d > events.MaxRetention || d%time.Second != 0 {
+		return fmt.Errorf("retention (--retention, HITL_RETENTION) must be whole seconds between 1s and 87600h, not %s", d)
+	}
+	return nil
 }
 
 // DevAllowPrivateTargets is what Dev allows when AllowPrivateTargets is empty: loopback, so
@@ -231,6 +251,8 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		"long-polls a responder holds at once (env HITL_MAX_WAITS)")
 	maxWaitsPerCaller := fs.String("max-waits-per-caller", env("HITL_MAX_WAITS_PER_CALLER", strconv.Itoa(cmp.Or(c.MaxWaitsPerCaller, respond.DefaultMaxWaitsPerCaller))),
 		"long-polls of one API token, link subject or client IP (env HITL_MAX_WAITS_PER_CALLER)")
+	retention := fs.String("retention", env("HITL_RETENTION", cmp.Or(c.Retention, streams.DefaultRetention).String()),
+		"how long finished requests and runs are kept, e.g. 720h (env HITL_RETENTION)")
 	completeLimits := c.RateLimits.flags(fs)
 	completeTimeouts := c.HTTPTimeouts.flags(fs)
 	insecure := fs.Bool("insecure", env("HITL_INSECURE", "") == "true" || c.Insecure, "serve the API without tokens (env HITL_INSECURE=true)")
@@ -267,6 +289,11 @@ func (c *Config) Flags(fs *flag.FlagSet) (complete func() error) {
 		}
 		if !validLevel(c.LogLevel) {
 			errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel))
+		}
+		if c.Retention, err = time.ParseDuration(*retention); err != nil {
+			errs = append(errs, fmt.Errorf("retention (--retention, HITL_RETENTION) must be a duration like 720h, not %q", *retention))
+		} else if err := validRetention(c.Retention); err != nil {
+			errs = append(errs, err)
 		}
 		return errors.Join(errs...)
 	}

@@ -138,6 +138,7 @@ func run(ctx context.Context, p *process) error {
 	if err != nil {
 		return err
 	}
+	st.SetRetention(c.Retention)
 
 	m := metrics.New(reg)
 	metrics.RegisterPending(reg, st.PendingStats, log)

@@ -36,13 +36,14 @@ func TestFlagsReadTheEnvironment(t *testing.T) {
 	t.Setenv("HITL_RATE_LIMIT_ANSWERS", "50/10s")
 	t.Setenv("HITL_TRUSTED_PROXIES", "10.0.0.0/8")
 	t.Setenv("HITL_HTTP_READ_TIMEOUT", "7s")
+	t.Setenv("HITL_RETENTION", "168h")
 	d := &server.Dev{}
 	if err := server.Parse("test", d, []string{"--replicas", "3"}); err != nil {
 		t.Fatal(err)
 	}
 	if d.NATS != "nats://10.1.2.3:4222" || d.HTTP != "127.0.0.1:9999" || d.Workers != 7 || d.Replicas != 3 ||
 		d.LinkSecret != secret || d.Data != "/tmp/somewhere" || strings.Join(d.APITokens, ",") != "first-api-token-1,ci:read:second-api-token" ||
-		d.MaxWaits != 20000 || d.MaxWaitsPerCaller != 1000 {
+		d.MaxWaits != 20000 || d.MaxWaitsPerCaller != 1000 || d.Retention != 168*time.Hour {
 		t.Fatalf("config from the environment: %+v", d)
 	}
 	if d.RateLimits.Answers != "50/10s" || d.RateLimits.Login != server.DefaultRateLimitLogin || d.RateLimits.TrustedProxies != "10.0.0.0/8" ||
@@ -72,6 +73,10 @@ func TestBadFlagsAreErrors(t *testing.T) {
 		{"--trusted-proxies", "somewhere"},
 		{"--http-read-timeout", "0s"},
 		{"--http-idle-timeout", "soon"},
+		{"--retention", "0s"},
+		{"--retention", "1.5s"},
+		{"--retention", "100000h"},
+		{"--retention", "a month"},
 		{"--no-such-flag"},
 	} {
 		err := server.Parse("test", &server.Notifier{}, args)
@@ -123,6 +128,11 @@ func TestRolesRefuseIncompleteConfig(t *testing.T) {
 			c.Replicas = 2
 			return c
 		}(), Workflows: hitl.NewRegistry()}, "replicas"},
+		"retention under a second": {&server.Orchestrator{Config: func() server.Config {
+			c := quiet
+			c.Retention = 500 * time.Millisecond
+			return c
+		}(), Workflows: hitl.NewRegistry()}, "HITL_RETENTION"},
 		"public URL without a scheme": {&server.Orchestrator{Config: func() server.Config {
 			c := quiet
 			c.PublicURL = "hitl.example.com"
@@ -143,7 +153,8 @@ func TestWithDefaults(t *testing.T) {
 		c.LogLevel != "info" || c.JobWorkflow != "approval-gate" || c.Logger == nil ||
 		c.RateLimits.Login != "10/1m" || c.RateLimits.AuthFailures != "20/1m" || c.RateLimits.Answers != "300/1m" ||
 		c.RateLimits.Interactions != "600/1m" || c.RateLimits.MaxClients != 10_000 ||
-		c.HTTPTimeouts != (server.HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}) {
+		c.HTTPTimeouts != (server.HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}) ||
+		c.Retention != 720*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if d := (server.Dev{}).WithDefaults(); d.Data != server.DefaultData || d.Workflows == nil || d.Workers != server.DefaultWorkers {

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/metrics"
 	"github.com/hitl-dev/hitl/routing"
@@ -63,7 +65,8 @@ type Answerer struct {
 	Logger  *slog.Logger     // default: discard
 }
 
-// Answer applies a. Its errors: ErrNotFound; a *ResolvedError (errors.Is ErrAlreadyResolved)
+// Answer applies a. Its errors: ErrNotFound (ErrPurged when the request was removed after
+// its retention: the gate is not touched, nothing resumes); a *ResolvedError (errors.Is ErrAlreadyResolved)
 // when the request was resolved first, by anyone; ErrNotAllowed; a *input.ValidationError or
 // ErrTooLarge for a bad answer (nothing changed); anything else is JetStream failing before
 // the gate, and the surface may retry. Once the gate took the answer, Answer returns the
@@ -108,7 +111,7 @@ func (a *Answerer) Answer(ctx context.Context, in Answer) (*events.Request, erro
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
-	if err := s.Gate(ctx, resp); err != nil {
+	if err := s.GateAs(ctx, resp, uuid.NewString(), s.RetentionOf(req)); err != nil {
 		if errors.Is(err, ErrAlreadyResolved) {
 			return nil, a.lost(ctx, req)
 		}

@@ -36,6 +36,15 @@ func (f *failingKV) Update(ctx context.Context, key string, value []byte, rev ui
 	return f.KeyValue.Update(ctx, key, value, rev)
 }
 
+// Bucket names no bucket while fail is set: a resolution's record update carries a TTL, so
+// it is a publish to the bucket's subject (not Update), which then reaches no stream.
+func (f *failingKV) Bucket() string {
+	if f.fail.Load() {
+		return "hitl_nowhere"
+	}
+	return f.KeyValue.Bucket()
+}
+
 func openStore(t *testing.T, env *natstest.Env) *store.Store {
 	t.Helper()
 	_, js := env.Connect(t)

@@ -64,8 +64,13 @@ func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint
 	case resp.Message == nil:
 		return nil, 0, fmt.Errorf("read %s from the leader: empty answer", key)
 	}
-	if h := string(resp.Message.Hdrs); strings.Contains(h, "KV-Operation: DEL") || strings.Contains(h, "KV-Operation: PURGE") {
+	h := string(resp.Message.Hdrs)
+	if strings.Contains(h, "KV-Operation: DEL") || strings.Contains(h, "KV-Operation: PURGE") {
 		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	if strings.Contains(h, jetstream.MarkerReasonHeader+":") {
+		// The marker the server leaves when a record's TTL (its retention) runs out.
+		return nil, 0, ErrPurged
 	}
 	return resp.Message.Data, resp.Message.Seq, nil
 }
@@ -94,6 +99,9 @@ func decode[T any](what, id string) func(value []byte, rev uint64, err error) (*
 	return func(value []byte, rev uint64, err error) (*T, uint64, error) {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, 0, fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+		}
+		if errors.Is(err, ErrPurged) {
+			return nil, 0, fmt.Errorf("%s %s: %w", what, id, ErrPurged)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read %s %s: %w", what, id, err)

@@ -44,6 +44,8 @@ type Store struct {
 	b  streams.Buckets
 	// pending is streams.PendingStream, bound on first use.
 	pending atomic.Pointer[jetstream.Stream]
+	// retention of finished work that does not say (SetRetention); 0: the default.
+	retention time.Duration
 }
 
 // Open binds the buckets; streams.Ensure must have run.
@@ -121,6 +123,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 		r.CreatedAt = now
 	}
 	r.Status, r.Response, r.ResolvedAt = events.StatusPending, nil, nil
+	if r.Retention == 0 {
+		r.Retention = events.Duration(s.Retention()) // the record says what it will be kept for
+	}
 	ttl := timerTTL(time.Duration(r.Timeout))
 	if ttl > 0 {
 		d := r.CreatedAt.Add(ttl)
@@ -158,7 +163,11 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 			return fmt.Errorf("arm timer %s: %w", r.ID, err)
 		}
 	}
-	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r)
+	// The question outlives the latest resolution by the retention: a request resolves by
+	// its deadline, if it has one (one without stays pending past the retention only without
+	// its request_info event).
+	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r,
+		jetstream.WithMsgTTL(ttl+s.RetentionOf(r)))
 	return err
 }
 
@@ -182,29 +191,44 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 // outcomes (timeouts, cancels) take it; people's answers take the Answerer, which checks them
 // first. Human answers, timeouts and cancels all race at the gate and exactly one wins; the
 // others get ErrAlreadyResolved.
+//
+// The request is read first: a resolved one is ErrAlreadyResolved and a purged one ErrPurged
+// without touching the gate, whose subject a purged request has emptied.
 func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Request, error) {
 	if resp.At.IsZero() {
 		resp.At = time.Now().UTC()
 	}
-	if err := s.Gate(ctx, resp); err != nil {
+	r, rev, err := s.Request(ctx, resp.RequestID)
+	if err != nil {
 		return nil, err
 	}
-	return s.Finish(ctx, resp, nil, 0)
+	if r.Resolved() {
+		return nil, fmt.Errorf("request %s: %w", r.ID, ErrAlreadyResolved)
+	}
+	if err := s.GateAs(ctx, resp, uuid.NewString(), s.RetentionOf(r)); err != nil {
+		return nil, err
+	}
+	return s.Finish(ctx, resp, r, rev)
 }
 
 // Gate publishes resp to the request's response subject, accepted only while the subject
 // is empty: exactly one response per request passes. A response that lost gets
 // ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
+// The response is kept for the store's Retention; the answer paths keep it for the
+// request's own (GateAs).
 func (s *Store) Gate(ctx context.Context, resp events.Response) error {
-	return s.GateAs(ctx, resp, uuid.NewString())
+	return s.GateAs(ctx, resp, uuid.NewString(), s.retentionOf(0))
 }
 
 // GateAs is Gate with the gate message's event id chosen by the caller, who must make it
 // unique to this call: it is how Gate tells its own publish from another's after a lost ack,
-// and how a consumer of the gate can tell who passed it.
-func (s *Store) GateAs(ctx context.Context, resp events.Response, id string) error {
+// and how a consumer of the gate can tell who passed it. The response is kept for ttl: the
+// retention of the request it resolves (RetentionOf), which goes at about the same time.
+// The gate of a purged request is open again, so every path that may reach it reads the
+// request first (ErrPurged).
+func (s *Store) GateAs(ctx context.Context, resp events.Response, id string, ttl time.Duration) error {
 	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
-		jetstream.WithExpectLastSequencePerSubject(0))
+		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(ttl))
 	if err == nil {
 		return nil
 	}
@@ -294,7 +318,8 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 		if err != nil {
 			return nil, false, err
 		}
-		if _, err := s.b.Requests.Update(ctx, r.ID, body, rev); err != nil {
+		// Resolved, the record is kept for its retention, and then removed by JetStream.
+		if _, err := s.updateTTL(ctx, s.b.Requests, r.ID, body, rev, s.RetentionOf(r)); err != nil {
 			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
 				// Someone else wrote it, or our read came from a lagging replica: read again,
 				// a little later each time.
@@ -328,7 +353,7 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 		case err != nil:
 			return fmt.Errorf("read timer %s: %w", r.ID, err)
 		default:
-			if err := s.b.Timers.Delete(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			if err := s.disarmTimer(ctx, r.ID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 				return fmt.Errorf("disarm timer %s: %w", r.ID, err)
 			}
 		}
@@ -336,7 +361,8 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	if err := s.purgePending(ctx, r); err != nil {
 		return err
 	}
-	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
+	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r,
+		jetstream.WithMsgTTL(s.RetentionOf(r)))
 	return err
 }
 
@@ -368,8 +394,8 @@ func CheckAnswer(r *events.Request, resp *events.Response) error {
 // on the workflow's own subject, is the command the orchestrators hosting the workflow act
 // on; it waits in the stream until one does. The record exists at once so that it can be
 // read; the orchestrator that picks the run up moves it on from queued.
-func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessage) (*Run, error) {
-	return s.startRun(ctx, uuid.NewString(), workflow, in)
+func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessage, opts ...RunOption) (*Run, error) {
+	return s.startRun(ctx, uuid.NewString(), workflow, in, opts)
 }
 
 // StartRunID is StartRun with the run's id chosen by the caller (derived from an
@@ -377,7 +403,9 @@ func (s *Store) StartRun(ctx context.Context, workflow string, in json.RawMessag
 // is published; otherwise the run is started as by StartRun. Calls for one id that overlap
 // start one run: their run.started commands share an event id, which the stream's
 // duplicate window (2 minutes) drops.
-func (s *Store) StartRunID(ctx context.Context, id, workflow string, in json.RawMessage) (*Run, error) {
+//
+// A run that finished and was removed after its retention is ErrPurged: it is not started again.
+func (s *Store) StartRunID(ctx context.Context, id, workflow string, in json.RawMessage, opts ...RunOption) (*Run, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("start run: id %q is not a UUID", id)
 	}
@@ -385,21 +413,33 @@ func (s *Store) StartRunID(ctx context.Context, id, workflow string, in json.Raw
 	if err == nil {
 		return run, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrPurged) {
 		return nil, err
 	}
-	return s.startRun(ctx, id, workflow, in)
+	return s.startRun(ctx, id, workflow, in, opts)
 }
 
-func (s *Store) startRun(ctx context.Context, id, workflow string, in json.RawMessage) (*Run, error) {
+func (s *Store) startRun(ctx context.Context, id, workflow string, in json.RawMessage, opts []RunOption) (*Run, error) {
 	if err := events.ValidWorkflowName(workflow); err != nil {
 		return nil, fmt.Errorf("start run: %w", err)
 	}
 	run := &Run{ID: id, Workflow: workflow, Input: in, Status: events.RunQueued}
+	for _, o := range opts {
+		o(run)
+	}
+	if err := events.ValidRetention(time.Duration(run.Retention)); err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	if run.Retention == 0 {
+		run.Retention = events.Duration(s.Retention())
+	}
 	run.CreatedAt = time.Now().UTC()
 	run.UpdatedAt = run.CreatedAt
+	// The command goes with the run's retention: a run still queued after it (no instance
+	// hosts its workflow) loses its command, and stays queued until cancelled.
 	if _, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunStarted, workflow, run.ID), events.TypeRunStarted,
-		"run.started/"+run.ID, events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in}); err != nil {
+		"run.started/"+run.ID, events.RunStarted{RunID: run.ID, Workflow: workflow, Input: in, Retention: run.Retention},
+		jetstream.WithMsgTTL(s.retentionOf(run.Retention))); err != nil {
 		return nil, err
 	}
 	// The event is the command: once it is stored the run will start. The record is written
@@ -414,7 +454,7 @@ func (s *Store) startRun(ctx context.Context, id, workflow string, in json.RawMe
 // the original's ("run.started/<run>"), which the duplicate window would otherwise drop.
 func (s *Store) ForwardRunStarted(ctx context.Context, start events.RunStarted) error {
 	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunStarted, start.Workflow, start.RunID), events.TypeRunStarted,
-		"run.started.forwarded/"+start.RunID, start)
+		"run.started.forwarded/"+start.RunID, start, jetstream.WithMsgTTL(s.retentionOf(start.Retention)))
 	return err
 }
 
@@ -439,7 +479,7 @@ func (s *Store) CancelRun(ctx context.Context, runID, reason string) (done bool,
 		// Picked up meanwhile: the orchestrator cancels it.
 	}
 	_, err = s.publish(ctx, streams.RunSubject(streams.SubjectRunCancel, run.Workflow, runID), events.TypeRunCancel,
-		uuid.NewString(), events.RunCancel{RunID: runID, Reason: reason})
+		uuid.NewString(), events.RunCancel{RunID: runID, Reason: reason}, jetstream.WithMsgTTL(s.retentionOf(run.Retention)))
 	return false, err
 }
 
@@ -447,8 +487,9 @@ func (s *Store) CancelRun(ctx context.Context, runID, reason string) (done bool,
 // has resolved. The event id derives from the request, so that a repeat within the
 // duplicate window is dropped; a later one is harmless (the resume finds it applied).
 func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string) error {
+	// A command, read within moments: kept for the store's retention.
 	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunResume, workflow, runID), events.TypeRunResume,
-		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID})
+		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID}, jetstream.WithMsgTTL(s.retentionOf(0)))
 	return err
 }
 
@@ -476,14 +517,20 @@ func (s *Store) Run(ctx context.Context, id string) (*Run, uint64, error) {
 	return decode[Run]("run", id)(s.get(ctx, s.b.Runs, id))
 }
 
-// UpdateRun writes a checkpoint read at rev; ErrConflict if it changed since.
+// UpdateRun writes a checkpoint read at rev; ErrConflict if it changed since. A finished
+// run's checkpoint is kept for the run's retention, then removed by JetStream.
 func (s *Store) UpdateRun(ctx context.Context, run *Run, rev uint64) (uint64, error) {
 	run.UpdatedAt = time.Now().UTC()
 	body, err := json.Marshal(run)
 	if err != nil {
 		return 0, err
 	}
-	nrev, err := s.b.Runs.Update(ctx, run.ID, body, rev)
+	var nrev uint64
+	if run.Status.Final() {
+		nrev, err = s.updateTTL(ctx, s.b.Runs, run.ID, body, rev, s.retentionOf(run.Retention))
+	} else {
+		nrev, err = s.b.Runs.Update(ctx, run.ID, body, rev)
+	}
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
 		return 0, fmt.Errorf("run %s: %w", run.ID, ErrConflict)
 	}
@@ -504,7 +551,8 @@ func (s *Store) PublishRunFinished(ctx context.Context, run *Run) error {
 		return fmt.Errorf("run %s is %s, not finished", run.ID, run.Status)
 	}
 	_, err := s.publish(ctx, streams.SubjectRunFinished+run.ID, typ, "run.finished/"+run.ID,
-		events.RunFinished{RunID: run.ID, Workflow: run.Workflow, Status: run.Status, Result: run.Result, Error: run.Error})
+		events.RunFinished{RunID: run.ID, Workflow: run.Workflow, Status: run.Status, Result: run.Result, Error: run.Error},
+		jetstream.WithMsgTTL(s.retentionOf(run.Retention)))
 	return err
 }
 

@@ -88,6 +88,16 @@ const (
 	BucketIdempotency = "hitl_idempotency"
 )
 
+// TombstoneTTL is how long a request or run removed by its retention is remembered: the
+// server leaves a marker on the record's subject when the record's time to live runs out
+// (the buckets' LimitMarkerTTL), and the store tells "purged" (410 Gone) from "never
+// existed" (404) by it, until the marker itself expires.
+const TombstoneTTL = 30 * 24 * time.Hour
+
+// DefaultRetention is how long finished requests and runs, their events and their delivery
+// records are kept when neither the service (HITL_RETENTION) nor the request or run says.
+const DefaultRetention = 30 * 24 * time.Hour
+
 // IdempotencyTTL is how long an Idempotency-Key is remembered (the bucket's MaxAge).
 const IdempotencyTTL = 24 * time.Hour
 
@@ -145,11 +155,15 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Replicas:    c.Replicas,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  2 * time.Minute,
-		// Listings read pages of request_info, resolved and run subjects with batch direct
-		// gets (store/direct.go); Ensure turns it on for a stream created before.
+		// Finished work goes by per-message TTLs (the retention), so there is no age limit:
+		// a pending request's gate subject holds no message, and the first response stays
+		// as long as the request it resolved. No subject delete markers here: a marker on a
+		// gate subject would close the gate, and it would raise every TTL to its own.
+		AllowMsgTTL: true,
+		// Listings and hitl export read pages of request_info, resolved and run subjects
+		// with batch direct gets (store/direct.go); Ensure turns it on for a stream created
+		// before.
 		AllowDirect: true,
-		// The response gate relies on the first response per request staying in the stream,
-		// so there is no age limit by default.
 	}, {
 		Name:              PendingStream,
 		Description:       "pending requests, one entry each: the index listings and gauges read",
@@ -167,8 +181,13 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 	c = c.withDefaults()
 	return []jetstream.KeyValueConfig{
-		{Bucket: BucketRuns, Description: "run checkpoints", History: 1, Storage: c.Storage, Replicas: c.Replicas},
-		{Bucket: BucketRequests, Description: "request records", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+		// A finished run's or resolved request's record is written with a TTL (the retention);
+		// when it runs out the server leaves a marker for TombstoneTTL (LimitMarkerTTL also
+		// allows the TTLs).
+		{Bucket: BucketRuns, Description: "run checkpoints", History: 1, Storage: c.Storage, Replicas: c.Replicas,
+			LimitMarkerTTL: TombstoneTTL},
+		{Bucket: BucketRequests, Description: "request records", History: 1, Storage: c.Storage, Replicas: c.Replicas,
+			LimitMarkerTTL: TombstoneTTL},
 		{
 			Bucket: BucketTimers, Description: "request deadlines as per-key TTLs", History: 1,
 			Storage: c.Storage, Replicas: c.Replicas,
@@ -176,7 +195,13 @@ func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 			// Markers outlive an orchestrator outage of up to a week; engine.Reconcile covers longer.
 			LimitMarkerTTL: 7 * 24 * time.Hour,
 		},
-		{Bucket: BucketDeliveries, Description: "notification deliveries", History: 1, Storage: c.Storage, Replicas: c.Replicas},
+		{
+			Bucket: BucketDeliveries, Description: "notification deliveries", History: 1, Storage: c.Storage, Replicas: c.Replicas,
+			// Records of resolved requests are written with the request's retention as TTL.
+			// LimitMarkerTTL is what allows TTLs in a bucket; nothing reads the markers, so
+			// they last the least the server allows.
+			LimitMarkerTTL: time.Second,
+		},
 		{
 			Bucket: BucketIdempotency, Description: "Idempotency-Key records of POST /v1/runs, /v1/requests, /start_job",
 			History: 1, Storage: c.Storage, Replicas: c.Replicas, TTL: IdempotencyTTL,

@@ -125,6 +125,83 @@ func TestEnsureUpdatesOnlyChangedStreams(t *testing.T) {
 	}
 }
 
+// A deployment made before retention (no message TTLs, no markers) is updated in place by
+// Ensure: the event stream allows TTLs, the record buckets keep markers, and what was stored
+// stays.
+func TestEnsureEnablesRetentionOnAnExistingDeployment(t *testing.T) {
+	t.Parallel()
+	env := natstest.Single(t)
+	_, js := env.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old := env.StreamsConfig()
+	for _, sc := range old.StreamConfigs() {
+		if sc.Name != streams.Stream {
+			continue
+		}
+		sc.AllowMsgTTL = false // can only be turned on: the old stream is made again
+		if err := js.DeleteStream(ctx, sc.Name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, streams.SubjectResolved+"r1", []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kc := range old.BucketConfigs() {
+		if kc.Bucket == streams.BucketTimers {
+			continue // had its markers before
+		}
+		if err := js.DeleteKeyValue(ctx, kc.Bucket); err != nil {
+			t.Fatal(err)
+		}
+		kc.LimitMarkerTTL = 0
+		kv, err := js.CreateKeyValue(ctx, kc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, "k", []byte("kept")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := js.Stream(ctx, streams.Stream); st.CachedInfo().Config.AllowMsgTTL {
+		t.Fatal("the old stream allows TTLs already")
+	}
+	if err := streams.Ensure(ctx, js, env.StreamsConfig()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, streams.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := st.CachedInfo(); !info.Config.AllowMsgTTL || info.State.Msgs != 1 {
+		t.Errorf("the event stream after Ensure: AllowMsgTTL %v, %d messages; want true, 1", info.Config.AllowMsgTTL, info.State.Msgs)
+	}
+	for bucket, marker := range map[string]time.Duration{streams.BucketRequests: streams.TombstoneTTL,
+		streams.BucketRuns: streams.TombstoneTTL, streams.BucketDeliveries: time.Second} {
+		s, err := js.Stream(ctx, "KV_"+bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := s.CachedInfo().Config; !c.AllowMsgTTL || c.SubjectDeleteMarkerTTL != marker {
+			t.Errorf("%s after Ensure: AllowMsgTTL %v, markers %s; want true, %s", bucket, c.AllowMsgTTL, c.SubjectDeleteMarkerTTL, marker)
+		}
+		kv, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := kv.Get(ctx, "k"); err != nil || string(e.Value()) != "kept" {
+			t.Errorf("%s lost its record: %v", bucket, err)
+		}
+	}
+	// A second Ensure has nothing to change.
+	if err := streams.Ensure(ctx, js, env.StreamsConfig()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A HITL stream created before listings read it with direct gets gets AllowDirect from
 // Ensure, keeping its messages.
 func TestEnsureTurnsOnDirectGets(t *testing.T) {

@@ -39,6 +39,8 @@ Usage:
   hitl runs wait ID [--timeout D] [--done]   wait until a run asks something or ends (--done: until it ends)
   hitl runs cancel ID [--reason TEXT]        cancel a run and its pending requests
 
+  hitl export --since T [--until T]          finished requests and runs as JSON lines, for archiving
+
   hitl help                                  this text
 
 Flags of the API commands, anywhere on the line:
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string) int {
 		return c.exit(c.respond(ctx, args[1:]))
 	case "runs", "run":
 		return c.exit(c.runs(ctx, args[1:]))
+	case "export":
+		return c.exit(c.export(ctx, args[1:]))
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return exitOK

@@ -145,7 +145,7 @@ func prepareLink(t *testing.T, srv *emailtest.Server, secret []byte, req *events
 		switch res.StatusCode {
 		case http.StatusOK: // only the page of a recorded answer is a 200
 			return surfacetest.Outcome{Accepted: true, Said: res.Status}, nil
-		case http.StatusConflict, http.StatusForbidden:
+		case http.StatusConflict, http.StatusForbidden, http.StatusGone:
 			return surfacetest.Outcome{Said: res.Status}, nil
 		}
 		return surfacetest.Outcome{}, fmt.Errorf("the answer was answered %s:\n%s", res.Status, b)

@@ -227,6 +227,11 @@ func (h *Links) decide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Links) storeProblem(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrPurged) {
+		h.render(w, http.StatusGone, problem("This request is closed",
+			"It was decided a while ago and has since been removed, as finished requests are after their retention. Nothing was changed."))
+		return
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		h.render(w, http.StatusNotFound, problem("Request not found", "The request this link belongs to no longer exists."))
 		return

@@ -184,6 +184,8 @@ func (h *Handler) routes() *routing.Routes {
 const (
 	notAllowed = "Thank you, but this request is for other people to answer. Your attempt was logged."
 	goneText   = "This request no longer exists."
+	// purgedText answers a request removed after its retention (store.ErrPurged).
+	purgedText = "This request was decided a while ago and has since been removed, as finished requests are after their retention. Nothing was changed."
 )
 
 // AlreadyDecided is the reply to a click on a request that has resolved.
@@ -216,6 +218,10 @@ func (h *Handler) blockActions(ctx context.Context, ic *slackgo.InteractionCallb
 	log := h.log.With(slog.String("request_id", rid), slog.String("identity", "slack:@"+ic.User.ID))
 	reply := func(text string) { h.ephemeral(ctx, log, ic.ResponseURL, ic.Channel.ID, ic.User.ID, text) }
 	req, rev, err := h.cfg.Store.Request(ctx, rid)
+	if errors.Is(err, store.ErrPurged) {
+		reply(purgedText)
+		return
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		reply(goneText)
 		return
@@ -280,6 +286,8 @@ func (h *Handler) answer(ctx context.Context, log *slog.Logger, a store.Answer, 
 		return AlreadyDecided(re.Request)
 	case errors.Is(err, store.ErrNotAllowed):
 		return notAllowed
+	case errors.Is(err, store.ErrPurged):
+		return purgedText
 	case errors.Is(err, store.ErrNotFound):
 		return goneText
 	case errors.Is(err, store.ErrTooLarge):
@@ -322,6 +330,8 @@ func (h *Handler) viewSubmission(ctx context.Context, ic *slackgo.InteractionCal
 		return map[string]string{blockAnswer: msg}
 	}
 	switch {
+	case errors.Is(err, store.ErrPurged):
+		return firstBlock(purgedText)
 	case errors.Is(err, store.ErrNotFound):
 		return firstBlock(goneText)
 	case err != nil:

@@ -3,6 +3,8 @@ package surfacetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
 )
 
@@ -99,13 +102,48 @@ func concurrentAnswersAcceptOne(t *testing.T, newSubject func(*testing.T, Env) S
 	f.gateHolds(t, r.ID, 1)
 }
 
+func lateAnswerIsGone(t *testing.T, newSubject func(*testing.T, Env) Subject) {
+	f := setup(t, newSubject)
+	a := f.s.Answer
+	r := f.askAnswer(t, events.Duration(time.Second))
+	first := a.Prepare(t, r, a.Allowed[0], true)
+	late := a.Prepare(t, r, a.Allowed[1], false)
+	f.send(t, first, a.Allowed[0], true)
+	f.waitAnswered(t, r.ID, a.Allowed[0], true)
+
+	WaitFor(t, "the answered request and its gate's response to be removed", func() bool {
+		_, _, err := f.Store.Request(context.Background(), r.ID)
+		return errors.Is(err, store.ErrPurged) && f.gateCount(t, r.ID) == 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := late(ctx)
+	if err != nil {
+		t.Fatalf("the late answer could not be sent: %v", err)
+	}
+	t.Logf("%s, late: %s", a.Allowed[1], out.Said)
+	if out.Accepted {
+		t.Fatalf("a late answer to a removed request was accepted: %s", out.Said)
+	}
+	if !strings.Contains(out.Said, "410") && !strings.Contains(out.Said, "removed") {
+		t.Fatalf("the surface did not say the request is gone: %q", out.Said)
+	}
+	f.gateHolds(t, r.ID, 0)
+	if _, _, err := f.Store.Request(context.Background(), r.ID); !errors.Is(err, store.ErrPurged) {
+		t.Fatalf("after a late answer the request is %v, want still removed", err)
+	}
+}
+
 // askAnswer creates a request for the answer half: sent to its assignees, answerable by
-// its two allowed identities only.
-func (f *fixture) askAnswer(t *testing.T) *events.Request {
+// its two allowed identities only, kept for retention once resolved (0: the default).
+func (f *fixture) askAnswer(t *testing.T, retention ...events.Duration) *events.Request {
 	t.Helper()
 	a := f.s.Answer
 	r := &events.Request{ID: uuid.NewString(), Title: "Conformance: approve?", Message: "A request from the conformance suite.",
 		Input: input.Spec{Type: input.Approval}, Assignees: a.Assignees, Approvers: a.Allowed[:]}
+	if len(retention) > 0 {
+		r.Retention = retention[0]
+	}
 	if err := f.Store.CreateRequest(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -194,4 +232,20 @@ func (f *fixture) gateHolds(t *testing.T, id string, want uint64) {
 	if got := info.State.Subjects[subject]; got != want {
 		t.Fatalf("%d messages on %s, want %d", got, subject, want)
 	}
+}
+
+// gateCount is the number of messages on the request's gate subject.
+func (f *fixture) gateCount(t *testing.T, id string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	st, err := f.Store.JetStream().Stream(ctx, streams.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := streams.SubjectResponse + id
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
 }

@@ -32,7 +32,10 @@
 //     no approver, leaving the record pending and the gate empty, after which an allowed
 //     identity still answers;
 //   - ConcurrentAnswersAcceptOne: of both allowed identities answering at once, accept
-//     exactly one.
+//     exactly one;
+//   - LateAnswerIsGone: once an answered request has been removed after its retention (1 s
+//     here), refuse an answer prepared before, saying the request is gone (410, or words
+//     saying it was removed), and leave the gate empty: nothing is recorded, nothing resumes.
 //
 // Answers go through the surface's own wire path: a signed Slack interaction, an email's
 // option link and its confirmation form, the web inbox's page and form with its CSRF token,

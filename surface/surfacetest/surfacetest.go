@@ -34,6 +34,7 @@ const (
 	AnswerAcceptedOnce            Behaviour = "AnswerAcceptedOnce"
 	RefusedIdentityChangesNothing Behaviour = "RefusedIdentityChangesNothing"
 	ConcurrentAnswersAcceptOne    Behaviour = "ConcurrentAnswersAcceptOne"
+	LateAnswerIsGone              Behaviour = "LateAnswerIsGone"
 )
 
 // NotifyBehaviours are the behaviours of the notify half, AnswerBehaviours those of the
@@ -41,7 +42,7 @@ const (
 // half's, RejectsBadConfiguration, then the answer half's.
 var (
 	NotifyBehaviours = []Behaviour{Delivers, IdempotentOnRedelivery, UpdatesOnResolution, ReportsFailedDelivery}
-	AnswerBehaviours = []Behaviour{AnswerAcceptedOnce, RefusedIdentityChangesNothing, ConcurrentAnswersAcceptOne}
+	AnswerBehaviours = []Behaviour{AnswerAcceptedOnce, RefusedIdentityChangesNothing, ConcurrentAnswersAcceptOne, LateAnswerIsGone}
 )
 
 func behaviours() []Behaviour {
@@ -162,6 +163,7 @@ func Run(t *testing.T, newSubject func(t *testing.T, env Env) Subject) {
 		AnswerAcceptedOnce:            func(t *testing.T) { answerAcceptedOnce(t, newSubject) },
 		RefusedIdentityChangesNothing: func(t *testing.T) { refusedIdentityChangesNothing(t, newSubject) },
 		ConcurrentAnswersAcceptOne:    func(t *testing.T) { concurrentAnswersAcceptOne(t, newSubject) },
+		LateAnswerIsGone:              func(t *testing.T) { lateAnswerIsGone(t, newSubject) },
 	}
 	for _, b := range behaviours() {
 		t.Run(string(b), func(t *testing.T) {

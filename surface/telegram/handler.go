@@ -141,6 +141,8 @@ type reply struct {
 const (
 	notAllowed = "You are not an approver of this request. Your attempt was logged."
 	goneText   = "This request no longer exists."
+	// purgedText answers a request removed after its retention (store.ErrPurged).
+	purgedText = "This request was decided a while ago and has since been removed, as finished requests are after their retention. Nothing was changed."
 )
 
 // AlreadyDecided is the reply to a click on a request that has resolved; me is the
@@ -172,6 +174,8 @@ func AlreadyDecided(r *events.Request, me string) string {
 func (h *Handler) answer(ctx context.Context, log *slog.Logger, a attempt) reply {
 	req, rev, err := h.cfg.Store.Request(ctx, a.RequestID)
 	switch {
+	case errors.Is(err, store.ErrPurged):
+		return reply{text: purgedText}
 	case errors.Is(err, store.ErrNotFound):
 		return reply{text: goneText}
 	case err != nil:
@@ -196,6 +200,8 @@ func (h *Handler) answer(ctx context.Context, log *slog.Logger, a attempt) reply
 		return reply{text: AlreadyDecided(re.Request, a.Responder)}
 	case errors.Is(err, store.ErrNotAllowed):
 		return reply{text: notAllowed, alert: true}
+	case errors.Is(err, store.ErrPurged):
+		return reply{text: purgedText}
 	case errors.Is(err, store.ErrNotFound):
 		return reply{text: goneText}
 	case errors.As(err, &ve):

@@ -135,7 +135,7 @@ func prepareForm(t *testing.T, env surfacetest.Env, req *events.Request, identit
 		switch res.StatusCode {
 		case http.StatusSeeOther: // Post/Redirect/Get after a recorded answer
 			return surfacetest.Outcome{Accepted: true, Said: res.Status}, nil
-		case http.StatusConflict, http.StatusForbidden:
+		case http.StatusConflict, http.StatusForbidden, http.StatusGone:
 			return surfacetest.Outcome{Said: res.Status}, nil
 		}
 		return surfacetest.Outcome{}, fmt.Errorf("the form was answered %s:\n%s", res.Status, b)

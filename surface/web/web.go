@@ -358,6 +358,11 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, v viewer, what str
 		return nil, false
 	}
 	req, _, err := s.cfg.Store.Request(r.Context(), id)
+	if errors.Is(err, store.ErrPurged) {
+		s.message(w, http.StatusGone, v, "This request is closed",
+			"It was resolved a while ago and has since been removed, as finished requests are after a while. Nothing was changed.")
+		return nil, false
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		s.message(w, http.StatusNotFound, v, "Request not found", "There is no request with this id. It may have been mistyped.")
 		return nil, false

@@ -120,7 +120,7 @@ func prepareRespond(t *testing.T, rcv *receiver, req *events.Request, identity s
 		}
 		said := res.Status + " " + string(bytes.TrimSpace(b))
 		switch res.StatusCode {
-		case http.StatusConflict, http.StatusForbidden:
+		case http.StatusConflict, http.StatusForbidden, http.StatusGone:
 			return surfacetest.Outcome{Said: said}, nil
 		}
 		return surfacetest.Outcome{}, fmt.Errorf("respond_url answered %s", said)
