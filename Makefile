@@ -4,6 +4,7 @@ HTTP    ?= 127.0.0.1:8080
 DATA    ?= ./data
 NATS    ?= 127.0.0.1:4222
 FUZZTIME ?= 30s
+SCALE_N ?= 100000
 
 .DEFAULT_GOAL := help
 
@@ -26,6 +27,9 @@ stress: ## Chaos: 300 runs on a 3-node cluster, the event stream's leader killed
 bench: ## Full cycle vs bare JetStream floor; prints a JSON line last
 	$(GO) run ./bench
 
+scale: ## Fill SCALE_N pending requests (default 100000), services in their own processes; JSON per level
+	$(GO) run ./bench scale -n $(SCALE_N) $(SCALE_FLAGS)
+
 fuzz: ## Run every fuzz target, one at a time, for FUZZTIME each (default 30s; FUZZ=regexp picks some)
 	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
@@ -36,4 +40,4 @@ lint: ## gofmt and go vet
 clean: ## Remove build output and the dev data directory
 	rm -rf bin $(DATA)
 
-.PHONY: help run build test stress bench fuzz lint clean
+.PHONY: help run build test stress bench scale fuzz lint clean

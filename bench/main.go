@@ -67,7 +67,16 @@ type config struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "scale": // make scale: see scale.go
+		err = runScale(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == natsChildCommand: // the NATS server process of bench scale
+		err = serveNATS(ctx, os.Args[2:], os.Stdout)
+	default:
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
