@@ -256,11 +256,33 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	return o.advance(ctx, run, rev)
 }
 
-// applyResponse applies the winner of a request's gate: it completes the request record and,
-// when the request belongs to a run, sends the run's workflow a resume command. Any
-// orchestrator may do this, whether or not it hosts the workflow.
+// applyResponse applies the winner of a request's gate: it makes sure the request record is
+// resolved, sends the run's workflow (when the request belongs to a run) a resume command
+// carrying the resolution, checked against the request, and makes sure the request is
+// finished. Any orchestrator may do this, whether or not it hosts the workflow.
+//
+// The winner's own path (the answer path, Respond) finishes the request itself and is
+// usually still at it when the gate's message arrives here. So the resume goes as soon as
+// the record is resolved (it needs nothing else of the finish), and the rest of the finish
+// is checked once the winner has had FinishGrace: its last step, the resolved event, proves
+// it complete (store.Finished). Only when it is still missing (the winner crashed or failed
+// a write after the gate, or the response reached the gate without passing the answer path)
+// does this backstop finish the request itself.
 func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
 	s := o.cfg.Store
+	if consume.Delivery(ctx) > 1 {
+		// The finish check, or a redelivery after a failure: a stored resolved event holds
+		// the request as finished. The resume is sent again (dropped as a duplicate within
+		// the window), as the delivery that should have sent it may have failed first.
+		r, err := s.Finished(ctx, resp.RequestID)
+		if err == nil && r.Response != nil {
+			resolution := o.vet(r, *r.Response)
+			return o.resumeRun(ctx, r, &resolution)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	req, rev, err := s.Request(ctx, resp.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
 		return lagged(ctx, err)
@@ -268,19 +290,43 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if err != nil {
 		return err
 	}
-	// The winner's path has usually done this already; repeating it is the backstop for a
-	// winner that crashed or failed a write after the gate. A response that reached the gate
-	// without passing the answer path is checked here first.
-	r, err := s.Finish(ctx, o.vet(req, resp), req, rev)
-	if errors.Is(err, store.ErrNotFound) {
-		return lagged(ctx, err)
+	if !req.Resolved() || req.Response == nil {
+		// The winner has not written the record yet (or never will): write it here, so that
+		// a run never resumes before its request reads as resolved. A response that reached
+		// the gate without passing the answer path is checked first.
+		req, err = s.Resolve(ctx, o.vet(req, resp), req, rev)
+		if errors.Is(err, store.ErrNotFound) {
+			return lagged(ctx, err)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
+	resolution := resp // a record resolved without a response, from before they kept one
+	if req.Response != nil {
+		resolution = *req.Response
+	}
+	resolution = o.vet(req, resolution)
+	if err := o.resumeRun(ctx, req, &resolution); err != nil {
 		return err
 	}
-	if r.RunID == "" {
-		return nil // a standalone request: nothing to resume
+	if consume.Delivery(ctx) == 1 {
+		return consume.RetryAfter(FinishGrace, fmt.Errorf("request %s: the finish is checked after the winner's grace", req.ID))
 	}
+	return s.FinishRequest(ctx, req)
+}
+
+// FinishGrace is how long the backstop leaves the winner of a gate to finish its request
+// before it checks, and finishes the request itself if need be.
+var FinishGrace = 500 * time.Millisecond
+
+// resumeRun sends the run of r a resume command with r's resolution, checked. A standalone
+// request has nothing to resume.
+func (o *Orchestrator) resumeRun(ctx context.Context, r *events.Request, resolution *events.Response) error {
+	if r.RunID == "" {
+		return nil
+	}
+	s := o.cfg.Store
 	wf := r.Workflow
 	if wf == "" { // a record from before requests carried their workflow: the run knows it
 		run, _, err := s.Run(ctx, r.RunID)
@@ -298,22 +344,29 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if err := events.ValidWorkflowName(wf); err != nil {
 		return consume.Terminal(fmt.Errorf("request %s: run %s cannot be resumed: %w", r.ID, r.RunID, err))
 	}
-	return s.ResumeRun(ctx, wf, r.RunID, r.ID)
+	return s.ResumeRun(ctx, wf, r.RunID, r.ID, resolution)
 }
 
-// resume feeds a resolved request's answer into its run's journal and replays the run.
+// resume feeds a resolved request's answer into its run's journal and replays the run. The
+// answer comes with the command (an orchestrator checked it before it sent the command), or,
+// in a command from before they carried it, from the request record.
 func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	s := o.cfg.Store
-	r, _, err := s.Request(ctx, c.RequestID)
-	if errors.Is(err, store.ErrNotFound) {
-		return lagged(ctx, err)
-	}
-	if err != nil {
-		return err
-	}
-	if !r.Resolved() || r.Response == nil {
-		// The resolution is written before this command is sent: a lagging replica.
-		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("request %s is not resolved yet", r.ID))
+	answer := c.Response
+	if answer == nil || answer.RequestID != c.RequestID {
+		r, _, err := s.Request(ctx, c.RequestID)
+		if errors.Is(err, store.ErrNotFound) {
+			return lagged(ctx, err)
+		}
+		if err != nil {
+			return err
+		}
+		if !r.Resolved() || r.Response == nil {
+			// The resolution is written before this command is sent: a lagging replica.
+			return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("request %s is not resolved yet", r.ID))
+		}
+		checked := o.vet(r, *r.Response)
+		answer = &checked
 	}
 	run, rev, err := s.Run(ctx, c.RunID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -325,7 +378,7 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	if run.Status.Final() {
 		return nil
 	}
-	resume, err := run.RecordAnswer(o.vet(r, *r.Response))
+	resume, err := run.RecordAnswer(*answer)
 	if err != nil {
 		// The run asked but its checkpoint is not written yet (its instance is mid-write or
 		// crashed and will be redelivered the trigger). Come back when it is.
@@ -337,7 +390,7 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	if err := o.advance(ctx, run, rev); err != nil {
 		return err
 	}
-	o.cfg.Metrics.Resumed(r.Response.At)
+	o.cfg.Metrics.Resumed(answer.At)
 	return nil
 }
 

@@ -92,6 +92,7 @@ func samples() []sample {
 		{events.TypeRunStarted, events.RunStarted{RunID: runID, Workflow: "noinput"}, decoder[events.RunStarted]()},
 		{events.TypeRunCancel, events.RunCancel{RunID: runID, Reason: "customer withdrew"}, decoder[events.RunCancel]()},
 		{events.TypeRunResume, events.RunResume{RunID: runID, RequestID: requestID}, decoder[events.RunResume]()},
+		{events.TypeRunResume, events.RunResume{RunID: runID, RequestID: requestID, Response: ptr(answeredResponse())}, decoder[events.RunResume]()},
 		{events.TypeRunCompleted, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCompleted, Result: json.RawMessage(`{"refunded":true}`)}, decoder[events.RunFinished]()},
 		{events.TypeRunFailed, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunFailed, Error: "payment gateway: 502"}, decoder[events.RunFinished]()},
 		{events.TypeRunCancelled, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCancelled}, decoder[events.RunFinished]()},

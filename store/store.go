@@ -258,11 +258,11 @@ func (s *Store) Gate(ctx context.Context, resp events.Response) error {
 func (s *Store) Finish(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	r, _, err := s.markResolved(ctx, resp, known, rev)
+	r, wrote, err := s.markResolved(ctx, resp, known, rev)
 	if err != nil {
 		return nil, err
 	}
-	return r, s.FinishRequest(ctx, r)
+	return r, s.finishRequest(ctx, r, !wrote)
 }
 
 type gateWinner struct {
@@ -272,15 +272,11 @@ type gateWinner struct {
 
 // gateResponse reads the response that won a request's gate.
 func (s *Store) gateResponse(ctx context.Context, requestID string) (*gateWinner, error) {
-	st, err := s.js.Stream(ctx, streams.Stream)
+	data, err := s.lastEvent(ctx, streams.SubjectResponse+requestID)
 	if err != nil {
 		return nil, err
 	}
-	m, err := st.GetLastMsgForSubject(ctx, streams.SubjectResponse+requestID)
-	if err != nil {
-		return nil, err
-	}
-	e, resp, err := events.DecodeAs[events.Response](m.Data, events.TypeResponse)
+	e, resp, err := events.DecodeAs[events.Response](data, events.TypeResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -338,12 +334,21 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 }
 
 // FinishRequest runs after a request resolved: it disarms the timer and publishes the
-// resolved event. Both are idempotent.
+// resolved event. Both are idempotent. The resolved event is published last, after every
+// other step, so that its presence (Finished) proves the finish complete.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
+	return s.finishRequest(ctx, r, true)
+}
+
+// finishRequest is FinishRequest; readTimer reads the timer before deleting it, which keeps
+// a repeated finish (the orchestrators' backstop after the winner) from writing a second
+// delete marker. The finish that resolved the record itself is the first and skips it.
+func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer bool) error {
 	if r.Deadline != nil {
-		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
-		// a read first keeps the second from writing another delete marker.
-		_, err := s.b.Timers.Get(ctx, r.ID)
+		var err error
+		if readTimer {
+			_, err = s.b.Timers.Get(ctx, r.ID)
+		}
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
@@ -462,11 +467,12 @@ func (s *Store) CancelRun(ctx context.Context, runID, reason string) (done bool,
 }
 
 // ResumeRun tells the orchestrators hosting workflow that request, which the run waits on,
-// has resolved. The event id derives from the request, so that a repeat within the
+// has resolved with resolution (checked against the request; nil leaves the resume to read
+// it from the record). The event id derives from the request, so that a repeat within the
 // duplicate window is dropped; a later one is harmless (the resume finds it applied).
-func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string) error {
+func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string, resolution *events.Response) error {
 	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunResume, workflow, runID), events.TypeRunResume,
-		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID})
+		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID, Response: resolution})
 	return err
 }
 
