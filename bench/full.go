@@ -112,10 +112,7 @@ func startFull(ctx context.Context, cfg *config, log *slog.Logger) (_ *fullSyste
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	f.stop = stop
 	m := metrics.New(f.reg)
-	labelled("pending-watch", func() { _, err = metrics.WatchPending(rctx, st.Buckets().Requests, f.reg, log) })
-	if err != nil {
-		return f, fmt.Errorf("pending tracker: %w", err)
-	}
+	metrics.RegisterPending(f.reg, st.PendingStats, log)
 
 	// The bench's own HTTP client plays the world outside: the caller starting runs and the
 	// bot answering. It keeps enough idle connections for every run in flight.

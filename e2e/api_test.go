@@ -19,6 +19,7 @@ import (
 	"github.com/hitl-dev/hitl/internal/linktoken"
 	"github.com/hitl-dev/hitl/internal/natstest"
 	"github.com/hitl-dev/hitl/metrics"
+	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/surface/webhook"
 )
 
@@ -302,45 +303,86 @@ func TestCancelRequestAndRun(t *testing.T) {
 	}
 }
 
+// The pending gauges come from the pending index, read at scrape time: two instances, each
+// with its own connection and registry, report the same exact figures, a request resolved on
+// one is gone on the other at once, and an instance started later needs no catching up.
 func TestPendingGaugeIsClusterWide(t *testing.T) {
 	t.Parallel()
 	env := natstest.Single(t)
 	s := newSystem(t, env, registry(&resumes{}))
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	// Two "instances", each with its own connection and tracker.
-	var trackers []*metrics.Pending
-	for range 2 {
-		st := s.newStore()
-		p, err := metrics.WatchPending(ctx, st.Buckets().Requests, prometheus.NewRegistry(), s.logs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		trackers = append(trackers, p)
+	type instance struct {
+		st  *store.Store
+		reg *prometheus.Registry
 	}
-	var ids []string
-	for range 3 {
+	start := func() instance {
+		in := instance{st: s.newStore(), reg: prometheus.NewRegistry()}
+		metrics.RegisterPending(in.reg, in.st.PendingStats, s.logs)
+		return in
+	}
+	a, b := start(), start()
+	gauges := func(in instance) (float64, float64) {
+		t.Helper()
+		return gaugeValue(t, in.reg, "hitl_requests_pending"), gaugeValue(t, in.reg, "hitl_oldest_pending_request_age_seconds")
+	}
+	want := func(n float64, oldest time.Time) {
+		t.Helper()
+		for i, in := range []instance{a, b} {
+			got, age := gauges(in)
+			if got != n {
+				t.Fatalf("instance %d: %v pending, want %v", i, got, n)
+			}
+			// The age is read against the entry's stream time, written just before the record.
+			if d := time.Since(oldest).Seconds() - age; oldest.IsZero() && age != 0 || !oldest.IsZero() && (d < -0.5 || d > 0.5) {
+				t.Fatalf("instance %d: oldest age %.3fs, the oldest pending was created %.3fs ago", i, age, time.Since(oldest).Seconds())
+			}
+		}
+	}
+	want(0, time.Time{})
+	var first events.Request
+	s.call("POST", "/v1/requests", map[string]any{"title": "First"}).decode(t, &first)
+	// The others come more than a second later, so the oldest age tells them apart.
+	eventually(t, 5*time.Second, func() bool { return time.Since(first.CreatedAt) > 1500*time.Millisecond }, func() string { return "time passing" })
+	ids := []string{first.ID}
+	var second events.Request
+	for i := range 2 {
 		var req events.Request
 		s.call("POST", "/v1/requests", map[string]any{"title": "Pending?"}).decode(t, &req)
 		ids = append(ids, req.ID)
-	}
-	want := func(n int) {
-		t.Helper()
-		for i, p := range trackers {
-			eventually(t, 5*time.Second, func() bool { got, _ := p.Stats(); return got == n },
-				func() string {
-					got, _ := p.Stats()
-					return "tracker " + string(rune('0'+i)) + " pending " + string(rune('0'+got))
-				})
+		if i == 0 {
+			second = req
 		}
 	}
-	want(3)
-	if _, age := trackers[0].Stats(); age <= 0 {
-		t.Errorf("oldest pending age %v", age)
+	want(3, first.CreatedAt)
+	// Resolved through instance b's store: instance a sees it at once.
+	if _, err := b.st.Respond(context.Background(), events.Response{RequestID: first.ID, Outcome: events.StatusCancelled, Responder: "test"}); err != nil {
+		t.Fatal(err)
 	}
-	s.call("POST", "/v1/requests/"+ids[0]+"/respond", map[string]any{"data": map[string]any{"approved": true}})
-	s.call("POST", "/v1/requests/"+ids[1]+"/cancel", nil)
-	want(1)
+	want(2, second.CreatedAt)
+	s.call("POST", "/v1/requests/"+ids[1]+"/respond", map[string]any{"data": map[string]any{"approved": true}})
+	// A restarted instance: a new connection and registry, exact at its first scrape.
+	a = start()
+	got, _ := gauges(a)
+	if got != 1 {
+		t.Fatalf("after a restart: %v pending, want 1", got)
+	}
+	s.call("POST", "/v1/requests/"+ids[2]+"/cancel", nil)
+	want(0, time.Time{})
+}
+
+// gaugeValue reads one unlabelled gauge from reg, failing when it is missing.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("gauge %s not gathered", name)
+	return 0
 }
 
 // Approvers are checked like assignees when a request is created: a misspelt group would

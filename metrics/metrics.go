@@ -1,17 +1,14 @@
 // Package metrics holds hitl's Prometheus collectors. Counters and histograms are per
-// process (Prometheus sums them across instances); the pending gauges are derived from the
-// requests bucket itself and the workflow backlog from the consumers' state, so every
+// process (Prometheus sums them across instances); the pending gauges are read from the
+// pending index and the workflow backlog from the consumers' state, at scrape time, so every
 // instance reports the same cluster-wide figure.
 package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hitl-dev/hitl/events"
@@ -147,96 +144,49 @@ func (m *Metrics) WaitRefused(limit string) {
 	}
 }
 
-// Pending tracks the pending requests of the whole cluster by watching the requests bucket,
-// and serves them as hitl_requests_pending and hitl_oldest_pending_request_age_seconds.
-type Pending struct {
-	mu      sync.Mutex
-	created map[string]time.Time
-	ready   bool
+// PendingStats reports how many requests are pending across the cluster and when the
+// oldest was created (zero when none): store.Store.PendingStats.
+type PendingStats func(ctx context.Context) (int, time.Time, error)
+
+// PendingTimeout bounds the JetStream request of one scrape of the pending gauges.
+var PendingTimeout = 5 * time.Second
+
+// RegisterPending registers hitl_requests_pending and hitl_oldest_pending_request_age_seconds,
+// read at scrape time from stats: one JetStream stream info per scrape, nothing kept in
+// memory, the same figures on every instance.
+func RegisterPending(reg prometheus.Registerer, stats PendingStats, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg.MustRegister(&pendingGauges{stats: stats, log: log,
+		count: prometheus.NewDesc("hitl_requests_pending", "Requests waiting for an answer, across the whole cluster.", nil, nil),
+		age: prometheus.NewDesc("hitl_oldest_pending_request_age_seconds",
+			"Age of the oldest request still waiting for an answer (0 when none).", nil, nil),
+	})
 }
 
-// WatchPending starts tracking and registers the two gauges. It returns when the watch has
-// caught up with the bucket; tracking continues until ctx ends.
-func WatchPending(ctx context.Context, requests jetstream.KeyValue, reg prometheus.Registerer, log *slog.Logger) (*Pending, error) {
-	p := &Pending{created: map[string]time.Time{}}
-	w, err := requests.WatchAll(ctx)
+type pendingGauges struct {
+	stats      PendingStats
+	log        *slog.Logger
+	count, age *prometheus.Desc
+}
+
+func (g *pendingGauges) Describe(ch chan<- *prometheus.Desc) { ch <- g.count; ch <- g.age }
+
+// Collect reports nothing, and logs why, when JetStream does not answer: missing series are
+// better than a failed scrape or a wrong zero.
+func (g *pendingGauges) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), PendingTimeout)
+	defer cancel()
+	n, oldest, err := g.stats(ctx)
 	if err != nil {
-		return nil, err
-	}
-	caughtUp := make(chan struct{})
-	go func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					p.mu.Lock()
-					p.ready = true
-					p.mu.Unlock()
-					close(caughtUp)
-					continue
-				}
-				p.apply(e, log)
-			}
-		}
-	}()
-	select {
-	case <-caughtUp:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "hitl", Name: "requests_pending",
-			Help: "Requests waiting for an answer, across the whole cluster.",
-		}, func() float64 { n, _ := p.Stats(); return float64(n) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "hitl", Name: "oldest_pending_request_age_seconds",
-			Help: "Age of the oldest request still waiting for an answer (0 when none).",
-		}, func() float64 { _, age := p.Stats(); return age.Seconds() }),
-	)
-	return p, nil
-}
-
-func (p *Pending) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(p.created, e.Key())
+		g.log.Warn("pending gauges: read the pending index", slog.Any("err", err))
 		return
 	}
-	var r struct {
-		Status    events.Status `json:"status"`
-		CreatedAt time.Time     `json:"created_at"`
+	var age float64
+	if !oldest.IsZero() {
+		age = max(time.Since(oldest).Seconds(), 0)
 	}
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		log.Warn("pending tracker: undecodable request record", slog.String("key", e.Key()), slog.Any("err", err))
-		return
-	}
-	if r.Status == events.StatusPending {
-		p.created[e.Key()] = r.CreatedAt
-	} else {
-		delete(p.created, e.Key())
-	}
-}
-
-// Stats returns how many requests are pending and the age of the oldest.
-func (p *Pending) Stats() (int, time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var oldest time.Time
-	for _, c := range p.created {
-		if oldest.IsZero() || c.Before(oldest) {
-			oldest = c
-		}
-	}
-	if oldest.IsZero() {
-		return len(p.created), 0
-	}
-	return len(p.created), time.Since(oldest)
+	ch <- prometheus.MustNewConstMetric(g.count, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(g.age, prometheus.GaugeValue, age)
 }

@@ -140,9 +140,7 @@ func run(ctx context.Context, p *process) error {
 	}
 
 	m := metrics.New(reg)
-	if _, err := metrics.WatchPending(ctx, st.Buckets().Requests, reg, log); err != nil {
-		return fmt.Errorf("pending tracker: %w", err)
-	}
+	metrics.RegisterPending(reg, st.PendingStats, log)
 	metrics.RegisterWorkflowBacklog(js, reg, log)
 
 	var runners []func(context.Context) error
@@ -156,6 +154,15 @@ func run(ctx context.Context, p *process) error {
 			return err
 		}
 		runners = append(runners, o.Run)
+		// Requests stored before the pending index existed get their entries, once per
+		// deployment, without holding up the start.
+		go func() {
+			if n, err := st.BackfillPending(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("pending index: backfill stopped; it starts again with the next orchestrator", slog.Any("err", err))
+			} else if n > 0 {
+				log.Info("pending index: backfilled requests stored before it existed", slog.Int("requests", n))
+			}
+		}()
 	}
 	d := deps{cfg: c, console: p.console, file: file, store: st, log: log, metrics: m, routes: &routes,
 		defaultAllow: p.defaultAllow, tokens: tokens, limits: limits}

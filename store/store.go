@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,8 @@ type Store struct {
 	js    jetstream.JetStream
 	b     streams.Buckets
 	lists chan struct{} // one token per listing in progress
+	// pending is streams.PendingStream, bound on first use.
+	pending atomic.Pointer[jetstream.Stream]
 }
 
 // Open binds the buckets; streams.Ensure must have run.
@@ -138,6 +141,11 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	if len(body) > MaxRequestSize {
 		return fmt.Errorf("request is %d bytes, over the %d limit: %w", len(body), MaxRequestSize, ErrTooLarge)
 	}
+	// The index entry comes first: whatever resolves the request reads the record, so it
+	// purges the entry after it was written.
+	if err := s.publishPending(ctx, r); err != nil {
+		return err
+	}
 	if _, err := s.b.Requests.Create(ctx, r.ID, body); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("store request %s: %w", r.ID, err)
@@ -148,7 +156,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 		}
 		*r = *existing
 		if r.Resolved() {
-			return nil // resolved while we were away: nothing to arm or announce
+			// Resolved while we were away: nothing to arm or announce, and the entry we
+			// just wrote again (past the duplicate window) must go.
+			return s.purgePending(ctx, r)
 		}
 	}
 	if ttl > 0 {
@@ -333,9 +343,10 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 	}
 }
 
-// FinishRequest runs after a request resolved: it disarms the timer and publishes the
-// resolved event. Both are idempotent. The resolved event is published last, after every
-// other step, so that its presence (Finished) proves the finish complete.
+// FinishRequest runs after a request resolved: it disarms the timer, removes the request
+// from the pending index and publishes the resolved event. All are idempotent. The resolved
+// event is published last, after every other step, so that its presence (Finished) proves
+// the finish complete.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	return s.finishRequest(ctx, r, true)
 }
@@ -358,6 +369,9 @@ func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer 
 				return fmt.Errorf("disarm timer %s: %w", r.ID, err)
 			}
 		}
+	}
+	if err := s.purgePending(ctx, r); err != nil {
+		return err
 	}
 	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
 	return err

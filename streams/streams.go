@@ -33,6 +33,32 @@ const (
 	SubjectRunResume  = "hitl.run.resume."  // + workflow + "." + run id: a request the run waits on resolved
 )
 
+// PendingStream holds one message per pending request, on PendingSubject: the index of
+// what is waiting. Its message count is the number of pending requests and its first
+// message's time the oldest one's creation, so the gauges read both from one stream info;
+// listings page through it without reading finished requests. store.CreateRequest publishes
+// a request's entry before it creates the record; store.FinishRequest purges it.
+const PendingStream = "HITL_PENDING"
+
+// SubjectPending prefixes PendingSubject; outside "hitl.", which the event stream holds.
+const SubjectPending = "hitl_pending."
+
+// NoToken stands for a missing workflow or run in PendingSubject: no workflow name or id can
+// be it.
+const NoToken = "_"
+
+// PendingSubject is the subject of a pending request's entry in PendingStream. The workflow
+// and run are tokens, so a listing filters on them in the server (empty ones are NoToken).
+func PendingSubject(workflow, runID, requestID string) string {
+	if workflow == "" {
+		workflow = NoToken
+	}
+	if runID == "" {
+		runID = NoToken
+	}
+	return SubjectPending + workflow + "." + runID + "." + requestID
+}
+
 // RunSubject is the subject of a run command: prefix is SubjectRunStarted, SubjectRunCancel
 // or SubjectRunResume.
 func RunSubject(prefix, workflow, runID string) string { return prefix + workflow + "." + runID }
@@ -112,6 +138,16 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Duplicates:  2 * time.Minute,
 		// The response gate relies on the first response per request staying in the stream,
 		// so there is no age limit by default.
+	}, {
+		Name:              PendingStream,
+		Description:       "pending requests, one entry each: the index listings and gauges read",
+		Subjects:          []string{SubjectPending + ">"},
+		Storage:           c.Storage,
+		Replicas:          c.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1, // a repeated publish replaces the entry: one per request, however often retried
+		Duplicates:        2 * time.Minute,
+		AllowDirect:       true,
 	}}
 }
 

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hitl-dev/hitl/events"
+	"github.com/hitl-dev/hitl/input"
+	"github.com/hitl-dev/hitl/streams"
+)
+
+// PendingEntry is a pending request's entry in streams.PendingStream: what a listing filters
+// on and shows before it reads the records of a page.
+type PendingEntry struct {
+	ID        string     `json:"id"`
+	Title     string     `json:"title"`
+	Workflow  string     `json:"workflow,omitempty"`
+	RunID     string     `json:"run_id,omitempty"`
+	Assignees []string   `json:"assignees,omitempty"`
+	Input     input.Type `json:"input_type,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Deadline  *time.Time `json:"deadline,omitempty"`
+}
+
+// pendingSubject is where r's entry lives.
+func pendingSubject(r *events.Request) string {
+	return streams.PendingSubject(r.Workflow, r.RunID, r.ID)
+}
+
+// publishPending writes r's entry. Its event id makes a retry within the duplicate window a
+// no-op; a later one replaces the entry (one message per subject).
+func (s *Store) publishPending(ctx context.Context, r *events.Request) error {
+	body, err := json.Marshal(PendingEntry{ID: r.ID, Title: r.Title, Workflow: r.Workflow, RunID: r.RunID,
+		Assignees: r.Assignees, Input: r.Input.Type, CreatedAt: r.CreatedAt, Deadline: r.Deadline})
+	if err != nil {
+		return err
+	}
+	if _, err := s.js.Publish(ctx, pendingSubject(r), body, jetstream.WithMsgID("pending/"+r.ID)); err != nil {
+		return fmt.Errorf("index pending request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// purgePending removes r's entry; nothing to remove is not an error.
+func (s *Store) purgePending(ctx context.Context, r *events.Request) error {
+	st, err := s.pendingStream(ctx)
+	if err == nil {
+		err = st.Purge(ctx, jetstream.WithPurgeSubject(pendingSubject(r)))
+	}
+	if err != nil {
+		return fmt.Errorf("unindex request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// pendingStream binds streams.PendingStream once; the handle makes no request of its own.
+func (s *Store) pendingStream(ctx context.Context) (jetstream.Stream, error) {
+	if st := s.pending.Load(); st != nil {
+		return *st, nil
+	}
+	st, err := s.js.Stream(ctx, streams.PendingStream)
+	if err != nil {
+		return nil, err
+	}
+	s.pending.Store(&st)
+	return st, nil
+}
+
+// PendingStats returns how many requests are pending across the cluster and when the oldest
+// was created (zero when none), from one stream info: the same on every instance, whatever
+// the number pending.
+func (s *Store) PendingStats(ctx context.Context) (int, time.Time, error) {
+	st, err := s.pendingStream(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if info.State.Msgs == 0 {
+		return 0, time.Time{}, nil
+	}
+	return int(info.State.Msgs), info.State.FirstTime, nil
+}
+
+// backfilledKey marks, in PendingStream's metadata, that the requests stored before the
+// stream existed have their entries.
+const backfilledKey = "hitl_backfilled"
+
+// BackfillPending gives every pending request stored before streams.PendingStream existed
+// its entry, once per deployment: it reads the whole requests bucket, so it runs only while
+// the stream's metadata lacks the mark it sets when done. Idempotent and safe to run from
+// several processes; an interrupted run starts again at the next start.
+func (s *Store) BackfillPending(ctx context.Context) (int, error) {
+	st, err := s.pendingStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.Config.Metadata[backfilledKey] != "" {
+		return 0, nil
+	}
+	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return 0, fmt.Errorf("backfill pending: %w", err)
+	}
+	defer w.Stop()
+	n := 0
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		var r events.Request
+		if json.Unmarshal(e.Value(), &r) != nil || r.Resolved() {
+			continue
+		}
+		if err := s.publishPending(ctx, &r); err != nil {
+			return n, err
+		}
+		// Resolved meanwhile, its purge maybe before our entry: read again and purge ours.
+		if now, _, err := s.Request(ctx, r.ID); err == nil && now.Resolved() {
+			if err := s.purgePending(ctx, now); err != nil {
+				return n, err
+			}
+			continue
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	if ctx.Err() != nil {
+		return n, ctx.Err()
+	}
+	cfg := info.Config
+	if cfg.Metadata == nil {
+		cfg.Metadata = map[string]string{}
+	}
+	cfg.Metadata[backfilledKey] = time.Now().UTC().Format(time.RFC3339)
+	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+		return n, fmt.Errorf("backfill pending: mark done: %w", err)
+	}
+	return n, nil
+}
