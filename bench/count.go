@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,9 @@ type tap struct {
 	pulls      atomic.Int64 // $JS.API.CONSUMER.MSG.NEXT: pull requests of the consumers
 	otherAPI   atomic.Int64 // any other API call (consumer create, ...)
 	acks       atomic.Int64 // acks, naks, in-progress and terms of deliveries
+
+	mu     sync.Mutex
+	byKind map[string]int64 // reads and API writes by kind and stream: "direct get KV_hitl_runs"
 }
 
 // startTap subscribes to the API, the acks and each of stored (subject patterns of the
@@ -37,7 +42,7 @@ func startTap(srv *natsServer, stored []string) (*tap, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &tap{nc: nc}
+	t := &tap{nc: nc, byKind: map[string]int64{}}
 	add := func(subj string, h nats.MsgHandler) error {
 		sub, err := nc.Subscribe(subj, h)
 		if err != nil {
@@ -72,15 +77,25 @@ func startTap(srv *natsServer, stored []string) (*tap, error) {
 
 func (t *tap) api(m *nats.Msg) {
 	s := strings.TrimPrefix(m.Subject, "$JS.API.")
+	kind := func(k, rest string) {
+		stream, _, _ := strings.Cut(rest, ".")
+		t.mu.Lock()
+		t.byKind[k+" "+stream]++
+		t.mu.Unlock()
+	}
 	switch {
 	case strings.HasPrefix(s, "DIRECT.GET."):
 		t.directGets.Add(1)
+		kind("direct get", strings.TrimPrefix(s, "DIRECT.GET."))
 	case strings.HasPrefix(s, "STREAM.MSG.GET."):
 		t.msgGets.Add(1)
+		kind("msg get", strings.TrimPrefix(s, "STREAM.MSG.GET."))
 	case s == "INFO", strings.HasPrefix(s, "STREAM.INFO."), strings.HasPrefix(s, "CONSUMER.INFO."):
 		t.infos.Add(1)
+		kind("info", strings.TrimPrefix(strings.TrimPrefix(s, "STREAM.INFO."), "CONSUMER.INFO."))
 	case strings.HasPrefix(s, "STREAM.PURGE."), strings.HasPrefix(s, "STREAM.MSG.DELETE."):
 		t.purges.Add(1)
+		kind("purge or delete", strings.TrimPrefix(strings.TrimPrefix(s, "STREAM.PURGE."), "STREAM.MSG.DELETE."))
 	case strings.HasPrefix(s, "CONSUMER.MSG.NEXT."):
 		t.pulls.Add(1)
 	default:
@@ -91,6 +106,7 @@ func (t *tap) api(m *nats.Msg) {
 // tapCounts is a snapshot of a tap.
 type tapCounts struct {
 	publishes, directGets, msgGets, infos, purges, pulls, otherAPI, acks int64
+	byKind                                                               map[string]int64
 }
 
 // snapshot waits until the tap has read everything the server sent it so far (a round trip
@@ -102,8 +118,11 @@ func (t *tap) snapshot() tapCounts {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	t.mu.Lock()
+	byKind := maps.Clone(t.byKind)
+	t.mu.Unlock()
 	return tapCounts{t.publishes.Load(), t.directGets.Load(), t.msgGets.Load(), t.infos.Load(), t.purges.Load(),
-		t.pulls.Load(), t.otherAPI.Load(), t.acks.Load()}
+		t.pulls.Load(), t.otherAPI.Load(), t.acks.Load(), byKind}
 }
 
 func (t *tap) close() {
@@ -132,6 +151,7 @@ type counted struct {
 	Acks         float64            `json:"acks"`       // acks, naks and in-progress of deliveries
 	OtherAPI     float64            `json:"other_api"`  // other API calls
 	StoredByName map[string]float64 `json:"-"`          // stored messages per stream
+	ByKind       map[string]float64 `json:"-"`          // reads and API writes per kind and stream
 }
 
 // countWindow runs cycles with the tap on and returns the counts per cycle, over every
@@ -155,13 +175,16 @@ func countWindow(ctx context.Context, srv *natsServer, nc *nats.Conn, runs, cycl
 	c1 := t.snapshot()
 	after := readCounters(ctx, srv, nc, names, nil)
 	n := float64(cycles)
-	out := counted{StoredByName: map[string]float64{}}
+	out := counted{StoredByName: map[string]float64{}, ByKind: map[string]float64{}}
 	for _, name := range names {
 		w := float64(after.streamSeq[name]-before.streamSeq[name]) / n
 		out.StoredByName[name] = w
 		out.Stored += w
 	}
 	per := func(a, b int64) float64 { return float64(b-a) / n }
+	for k, v := range c1.byKind {
+		out.ByKind[k] = per(c0.byKind[k], v)
+	}
 	out.Purges = per(c0.purges, c1.purges)
 	out.DirectGets, out.MsgGets, out.Infos = per(c0.directGets, c1.directGets), per(c0.msgGets, c1.msgGets), per(c0.infos, c1.infos)
 	out.Publishes, out.Pulls, out.Acks, out.OtherAPI = per(c0.publishes, c1.publishes), per(c0.pulls, c1.pulls),

@@ -489,6 +489,17 @@ func report(w io.Writer, r result, cfg *config) {
 		for _, n := range names {
 			fmt.Fprintf(w, "%s: JetStream per cycle (counting window): stored in %s = %.3f\n", r.name, n, c.StoredByName[n])
 		}
+		kinds := make([]string, 0, len(c.ByKind))
+		for k := range c.ByKind {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			if c.ByKind[k] == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%s: JetStream per cycle (counting window): %s = %.3f\n", r.name, k, c.ByKind[k])
+		}
 	}
 	keys := make([]string, 0, len(r.perCycle))
 	for k := range r.perCycle {
