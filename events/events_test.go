@@ -482,3 +482,32 @@ func TestStatus(t *testing.T) {
 		}
 	}
 }
+
+// Data already encoded (json.RawMessage) is carried as it is: the message is the one the
+// value would have made, and data that is not JSON is refused.
+func TestNewMsgWithEncodedData(t *testing.T) {
+	r := pendingRequest()
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromValue, err := events.NewMsg("hitl.request_info."+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromRaw, err := events.NewMsg("hitl.request_info."+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, json.RawMessage(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, got, err := events.DecodeAs[events.Request](fromRaw.Data, events.TypeRequestInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := events.DecodeAs[events.Request](fromValue.Data, events.TypeRequestInfo)
+	if string(ev.Data()) != string(want.Data()) || got.ID != r.ID || ev.DataContentType() != want.DataContentType() {
+		t.Fatalf("raw data gave %s (%s), the value %s (%s)", ev.Data(), ev.DataContentType(), want.Data(), want.DataContentType())
+	}
+	if _, err := events.NewMsg("hitl.resolved.x", events.TypeResolved, "resolved/x", json.RawMessage(`{"id":`)); err == nil {
+		t.Fatal("data that is not JSON was accepted")
+	}
+}

@@ -69,6 +69,6 @@ func (s *Store) lastEvent(ctx context.Context, subject string) ([]byte, error) {
 // returns the request as resolved (by resp, or by the response recorded before). known,
 // read at rev, saves a read. The rest of the finish is left to whoever finishes the request.
 func (s *Store) Resolve(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
-	r, _, err := s.markResolved(ctx, resp, known, rev)
+	r, _, _, err := s.markResolved(ctx, resp, known, rev)
 	return r, err
 }

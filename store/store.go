@@ -160,13 +160,17 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 			// just wrote again (past the duplicate window) must go.
 			return s.purgePending(ctx, r)
 		}
+		if body, err = json.Marshal(r); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
 	}
 	if ttl > 0 {
 		if _, err := s.b.Timers.Create(ctx, r.ID, []byte(r.Deadline.Format(time.RFC3339)), jetstream.KeyTTL(ttl)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("arm timer %s: %w", r.ID, err)
 		}
 	}
-	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r)
+	// The event's data is the record's JSON, encoded once.
+	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, json.RawMessage(body))
 	return err
 }
 
@@ -268,11 +272,11 @@ func (s *Store) Gate(ctx context.Context, resp events.Response) error {
 func (s *Store) Finish(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	r, wrote, err := s.markResolved(ctx, resp, known, rev)
+	r, wrote, body, err := s.markResolved(ctx, resp, known, rev)
 	if err != nil {
 		return nil, err
 	}
-	return r, s.finishRequest(ctx, r, !wrote)
+	return r, s.finishRequest(ctx, r, !wrote, body)
 }
 
 type gateWinner struct {
@@ -302,8 +306,9 @@ func isWrongLastSequence(err error) bool {
 	return false
 }
 
-// markResolved starts from known (read at rev) when given, saving a read.
-func (s *Store) markResolved(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, bool, error) {
+// markResolved starts from known (read at rev) when given, saving a read. When it wrote the
+// record, it returns the record's JSON too.
+func (s *Store) markResolved(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, bool, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		var r *events.Request
 		if attempt == 0 && known != nil {
@@ -312,11 +317,11 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 		} else {
 			var err error
 			if r, rev, err = s.Request(ctx, resp.RequestID); err != nil {
-				return nil, false, err
+				return nil, false, nil, err
 			}
 		}
 		if r.Resolved() {
-			return r, false, nil
+			return r, false, nil, nil
 		}
 		r.Status = resp.Outcome
 		r.Response = &resp
@@ -324,7 +329,7 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 		r.ResolvedAt = &at
 		body, err := json.Marshal(r)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		if _, err := s.b.Requests.Update(ctx, r.ID, body, rev); err != nil {
 			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
@@ -332,14 +337,14 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 				// a little later each time.
 				select {
 				case <-ctx.Done():
-					return nil, false, ctx.Err()
+					return nil, false, nil, ctx.Err()
 				case <-time.After(min(time.Duration(attempt)*5*time.Millisecond, 100*time.Millisecond)):
 				}
 				continue
 			}
-			return nil, false, fmt.Errorf("resolve request %s: %w", r.ID, err)
+			return nil, false, nil, fmt.Errorf("resolve request %s: %w", r.ID, err)
 		}
-		return r, true, nil
+		return r, true, body, nil
 	}
 }
 
@@ -348,13 +353,15 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 // event is published last, after every other step, so that its presence (Finished) proves
 // the finish complete.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
-	return s.finishRequest(ctx, r, true)
+	return s.finishRequest(ctx, r, true, nil)
 }
 
 // finishRequest is FinishRequest; readTimer reads the timer before deleting it, which keeps
 // a repeated finish (the orchestrators' backstop after the winner) from writing a second
-// delete marker. The finish that resolved the record itself is the first and skips it.
-func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer bool) error {
+// delete marker. The finish that resolved the record itself is the first and skips it, and
+// passes the record's JSON as body, which the resolved event carries without encoding it
+// again.
+func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer bool, body []byte) error {
 	if r.Deadline != nil {
 		var err error
 		if readTimer {
@@ -373,7 +380,11 @@ func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer 
 	if err := s.purgePending(ctx, r); err != nil {
 		return err
 	}
-	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r)
+	var data any = r
+	if body != nil {
+		data = json.RawMessage(body)
+	}
+	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, data)
 	return err
 }
 
