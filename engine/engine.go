@@ -158,7 +158,7 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 		if err != nil {
 			return consume.Terminal(err)
 		}
-		return o.applyResponse(ctx, resp)
+		return o.applyResponse(ctx, resp, msg.Headers().Get(store.HeaderSenderFinishes) == "true")
 	case legacyCommand(subj, streams.SubjectRunStarted):
 		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
 		if err != nil {
@@ -256,19 +256,21 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	return o.advance(ctx, run, rev)
 }
 
-// applyResponse applies the winner of a request's gate: it makes sure the request record is
-// resolved, sends the run's workflow (when the request belongs to a run) a resume command
-// carrying the resolution, checked against the request, and makes sure the request is
-// finished. Any orchestrator may do this, whether or not it hosts the workflow.
+// applyResponse applies the winner of a request's gate: when the request belongs to a run, it
+// sends the run's workflow a resume command carrying the resolution, checked against the
+// request, and it makes sure the request is finished. Any orchestrator may do this, whether
+// or not it hosts the workflow.
 //
 // The winner's own path (the answer path, Respond) finishes the request itself and is
-// usually still at it when the gate's message arrives here. So the resume goes as soon as
-// the record is resolved (it needs nothing else of the finish), and the rest of the finish
-// is checked once the winner has had FinishGrace: its last step, the resolved event, proves
-// it complete (store.Finished). Only when it is still missing (the winner crashed or failed
-// a write after the gate, or the response reached the gate without passing the answer path)
-// does this backstop finish the request itself.
-func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
+// usually still at it when the gate's message arrives here; its messages say so
+// (senderFinishes, from store.HeaderSenderFinishes). So the resume goes at once (it needs
+// nothing of the finish), and the finish is checked once the winner has had FinishGrace:
+// its last step, the resolved event, proves it complete (store.Finished). Only when it is
+// still missing (the winner crashed or failed a write after the gate) does this backstop
+// finish the request itself. A response whose sender does not finish it (one that reached
+// the gate without passing the answer path) has its record resolved here before the resume,
+// after it is checked.
+func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response, senderFinishes bool) error {
 	s := o.cfg.Store
 	if consume.Delivery(ctx) > 1 {
 		// The finish check, or a redelivery after a failure: a stored resolved event holds
@@ -290,10 +292,9 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if err != nil {
 		return err
 	}
-	if !req.Resolved() || req.Response == nil {
-		// The winner has not written the record yet (or never will): write it here, so that
-		// a run never resumes before its request reads as resolved. A response that reached
-		// the gate without passing the answer path is checked first.
+	if (!req.Resolved() || req.Response == nil) && (!senderFinishes || consume.Delivery(ctx) > 1) {
+		// Nobody else will write the record (or the winner has not, past its grace): write it
+		// here, checked first.
 		req, err = s.Resolve(ctx, o.vet(req, resp), req, rev)
 		if errors.Is(err, store.ErrNotFound) {
 			return lagged(ctx, err)
@@ -302,7 +303,7 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 			return err
 		}
 	}
-	resolution := resp // a record resolved without a response, from before they kept one
+	resolution := resp // the winner's record may still be to come
 	if req.Response != nil {
 		resolution = *req.Response
 	}

@@ -5,11 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/streams"
 )
+
+// HeaderSenderFinishes is set ("true") on the gate messages Gate publishes: whoever passes
+// a response through Gate finishes the request right after (Respond, the Answerer), so the
+// orchestrators' backstop does not race it for the request record. It is only a hint: a
+// message without it, or whose sender died, is finished by the backstop all the same.
+const HeaderSenderFinishes = "Hitl-Sender-Finishes"
+
+var senderFinishes = nats.Header{HeaderSenderFinishes: []string{"true"}}
 
 // Finished reads the resolved event of a request: the request as it was resolved, or
 // ErrNotFound while there is none. FinishRequest publishes that event last, after every

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
@@ -80,9 +81,17 @@ func (s *Store) Buckets() streams.Buckets { return s.b }
 type Run = journal.Run
 
 func (s *Store) publish(ctx context.Context, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return s.publishWith(ctx, nil, subject, typ, id, data, opts...)
+}
+
+// publishWith is publish with headers of its own on the message.
+func (s *Store) publishWith(ctx context.Context, hdr nats.Header, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	msg, err := events.NewMsg(subject, typ, id, data)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range hdr {
+		msg.Header[k] = v
 	}
 	opts = append(opts, jetstream.WithMsgID(id))
 	for attempt := 1; ; attempt++ {
@@ -243,7 +252,7 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 // ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
 func (s *Store) Gate(ctx context.Context, resp events.Response) error {
 	id := uuid.NewString()
-	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
+	_, err := s.publishWith(ctx, senderFinishes, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
 	if err == nil {
 		return nil
