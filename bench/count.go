@@ -167,11 +167,16 @@ func countWindow(ctx context.Context, srv *natsServer, nc *nats.Conn, runs, cycl
 		return counted{}, err
 	}
 	defer t.close()
+	// The window holds the work of its cycles only: what earlier cycles left to do (a
+	// notifier's resolved delivery after the run finished, the backstop's check after its
+	// grace) is done before it starts, and what its own cycles leave is waited for.
+	t.settle(ctx)
 	before := readCounters(ctx, srv, nc, names, nil) // its info calls come before the tap's snapshot
 	c0 := t.snapshot()
 	if _, err := closedLoop(ctx, runs, cycles, one); err != nil {
 		return counted{}, err
 	}
+	t.settle(ctx)
 	c1 := t.snapshot()
 	after := readCounters(ctx, srv, nc, names, nil)
 	n := float64(cycles)
@@ -212,4 +217,17 @@ func allStreams(ctx context.Context, nc *nats.Conn) (names, subjects []string, e
 	}
 	slices.Sort(names)
 	return names, subjects, nil
+}
+
+// settle waits until the tap has seen no publish, read, purge or ack for a second (at most
+// 20 s): the system is idle.
+func (t *tap) settle(ctx context.Context) {
+	busy := func(c tapCounts) int64 { return c.publishes + c.directGets + c.msgGets + c.purges + c.acks }
+	last, since, deadline := busy(t.snapshot()), time.Now(), time.Now().Add(20*time.Second)
+	for time.Since(since) < time.Second && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		if n := busy(t.snapshot()); n != last {
+			last, since = n, time.Now()
+		}
+	}
 }
