@@ -2,6 +2,7 @@
 // embedded JetStream server with file storage, in one process (`make bench`):
 //
 //	go run ./bench [-runs 200] [-rounds 100] [-latency-runs 32] [-count-cycles 2000] [-data DIR] [-cpuprofile cpu.pprof]
+//	go run ./bench -timers 10000 [-timers-window 1s] [-timers-create-rate 2500]
 //
 // Full cycle, per run: POST /v1/runs on the real responder → the orchestrator runs a
 // one-question workflow (an approval for webhook:bot with a 1h timeout) → request_info → the
@@ -51,6 +52,11 @@
 // notifier, responder, bot, nats-server, ... (go tool pprof -tags). On a machine shared with
 // other work, cycles/s drops while CPU per cycle stays put: the output reports both, and
 // warns when other processes took CPU during a window.
+//
+// With -timers N the bench measures timer lateness instead (bench/timers.go): N requests
+// whose deadlines fall within -timers-window, on an embedded JetStream with one
+// orchestrator; it prints one JSON line with the count, how many fired, how many early (must
+// be 0) and the lateness p50/p99/max in ms.
 package main
 
 import (
@@ -121,6 +127,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.webhookConns, "webhook-conns", 0,
 		"experiment: idle connections per host for the webhook channel's client; 0 wires it as hitl dev does (the channel's default, 128 per host)")
 	fs.DurationVar(&cfg.cycleTimeout, "cycle-timeout", time.Minute, "fail if one cycle takes longer than this")
+	var timers timerOptions
+	var timersPending int
+	fs.IntVar(&timersPending, "timers-pending", 0, "with -timers: first fill this many requests that stay pending")
+	fs.IntVar(&timers.Count, "timers", 0, "instead of the cycle: measure timer lateness with this many requests (bench/timers.go)")
+	fs.DurationVar(&timers.Window, "timers-window", time.Second, "with -timers: the deadlines are spread over this window")
+	fs.Float64Var(&timers.CreateRate, "timers-create-rate", 2500, "with -timers: create at most this many requests per second, before the deadlines")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -165,6 +177,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if timers.Count > 0 {
+		prog := &progress{w: stderr, start: time.Now()}
+		timers.Progress = prog.printf
+		res, err := runTimers(ctx, cfg, timers, timersPending, log)
+		if line, jerr := json.Marshal(res); jerr == nil && res.Fired > 0 {
+			fmt.Fprintln(stdout, string(line))
+		}
+		return err
+	}
 	total := cfg.runs * cfg.rounds
 	transport := "loopback TCP"
 	if cfg.inProcess {

@@ -302,3 +302,77 @@ func TestClientRunMatchesRunView(t *testing.T) {
 		t.Fatalf("respond.RunView %v\nclient.Run       %v", api, ours)
 	}
 }
+
+// The pagers follow the cursors to the end, in order; a bad cursor is ErrInvalid naming it.
+func TestClientPagers(t *testing.T) {
+	t.Parallel()
+	c, ctx := newClient(t), ctxT(t)
+	who := "pager-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")
+	var want []string
+	for range 12 {
+		r, err := c.CreateRequest(ctx, client.NewRequest{Title: "Page me " + who})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.ID)
+	}
+	p := c.RequestPager(client.ListOptions{Status: "pending", Query: "ME " + strings.ToUpper(who), Limit: 5})
+	var got []string
+	for pages := 0; p.More(); pages++ {
+		if pages > 50 {
+			t.Fatal("the pager does not end")
+		}
+		page, err := p.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 5 {
+			t.Fatalf("a page of %d", len(page))
+		}
+		for _, r := range page {
+			got = append(got, r.ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged %v, want %v", got, want)
+	}
+	if _, err := p.Next(ctx); !errors.Is(err, client.ErrPagerDone) {
+		t.Fatalf("Next after the end: %v", err)
+	}
+	newest, err := c.ListRequests(ctx, client.ListOptions{Query: who, Newest: true, Limit: 2})
+	if err != nil || len(newest.Requests) != 2 || newest.Requests[0].ID != want[11] || newest.NextCursor == "" {
+		t.Fatalf("newest first: %+v, %v", newest, err)
+	}
+	_, err = c.ListRequests(ctx, client.ListOptions{Query: who, Cursor: newest.NextCursor})
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || !errors.Is(err, client.ErrInvalid) || len(apiErr.Fields) != 1 || apiErr.Fields[0].Path != "cursor" {
+		t.Fatalf("a cursor of another order: %#v", err)
+	}
+
+	wf := "pager-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")
+	var runs []string
+	for range 3 {
+		r, err := c.StartRun(ctx, wf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r.ID)
+	}
+	rp := c.RunPager(client.RunListOptions{Workflow: wf, Limit: 2})
+	got = nil
+	for rp.More() {
+		page, err := rp.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			if r.Workflow != wf {
+				t.Fatalf("run of %s in the listing of %s", r.Workflow, wf)
+			}
+			got = append(got, r.ID)
+		}
+	}
+	if !slices.Equal(got, runs) {
+		t.Fatalf("runs paged %v, want %v", got, runs)
+	}
+}

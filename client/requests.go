@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/hitl-dev/hitl/events"
@@ -83,20 +82,20 @@ func (c *Client) Request(ctx context.Context, id string) (*events.Request, error
 	return &out, nil
 }
 
-// Requests lists the requests with the given status (events.StatusPending, ...), or every
-// request when status is empty, oldest first.
+// Requests lists every request with the given status (events.StatusPending, ...), or every
+// request when status is empty, oldest first: it pages through GET /v1/requests to the end,
+// so its cost grows with what it lists. ListRequests reads one page; RequestPager pages.
 func (c *Client) Requests(ctx context.Context, status events.Status) ([]*events.Request, error) {
-	q := url.Values{}
-	if status != "" {
-		q.Set("status", string(status))
+	p := c.RequestPager(ListOptions{Status: string(status), Limit: MaxLimit})
+	var out []*events.Request
+	for p.More() {
+		page, err := p.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
 	}
-	var out struct {
-		Requests []*events.Request `json:"requests"`
-	}
-	if err := c.do(ctx, "GET", "/v1/requests", q, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Requests, nil
+	return out, nil
 }
 
 // Wait returns the request once it resolves (answered, timed out or cancelled), or as it

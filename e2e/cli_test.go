@@ -191,6 +191,26 @@ func TestCLI(t *testing.T) {
 		if list.Count != len(list.Requests) || list.Count == 0 {
 			t.Errorf("requests ls --json: %+v", list)
 		}
+		// Pages: --limit, the cursor it prints, --all, and the runs' listing.
+		page := h.ok(t, "", "requests", "ls", "--status", "pending", "--workflow", "refund", "--run", run.ID, "--limit", "1", "--newest")
+		if !regexp.MustCompile(q + `\s+pending\s+select`).MatchString(page) {
+			t.Errorf("requests ls --limit 1 --newest:\n%s", page)
+		}
+		all := decodeJSON[struct {
+			Requests []events.Request `json:"requests"`
+		}](t, h.ok(t, "", "requests", "ls", "--all", "--limit", "1", "--run", run.ID, "--json"))
+		if len(all.Requests) != 1 || all.Requests[0].ID != q {
+			t.Errorf("requests ls --all --run: %+v", all)
+		}
+		h.fails(t, 2, "--limit 0", "requests", "ls", "--limit", "0")
+		h.fails(t, 2, `--created-after "yesterday"`, "requests", "ls", "--created-after", "yesterday")
+		h.fails(t, 1, "cursor", "requests", "ls", "--cursor", "bogus")
+		runs := h.ok(t, "", "runs", "ls", "--workflow", "refund", "--status", "waiting", "--all")
+		if !regexp.MustCompile(`ID\s+STATUS\s+AGE\s+PENDING\s+WORKFLOW\n`).MatchString(runs) ||
+			!regexp.MustCompile(run.ID+`\s+waiting\s+\d+s\s+1\s+refund\n`).MatchString(runs) {
+			t.Errorf("runs ls:\n%s", runs)
+		}
+		h.fails(t, 2, `--status "lost"`, "runs", "ls", "--status", "lost")
 		wantContains(t, h.ok(t, "", "requests", "show", q), "Request:   "+q, "Title:     Refund decision for F-1",
 			"Status:    pending", "Input:     select: approve, modify, reject", "Run:       "+run.ID+" (refund)",
 			"Reason: late", "order_id     F-1", "Answer with: hitl respond "+q)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/hitl-dev/hitl/events"
 	"github.com/hitl-dev/hitl/input"
 	"github.com/hitl-dev/hitl/server"
+	"github.com/hitl-dev/hitl/store"
 	"github.com/hitl-dev/hitl/streams"
 	"github.com/hitl-dev/hitl/surface/email/emailtest"
 )
@@ -333,6 +335,26 @@ func TestShippedNATSPermissions(t *testing.T) {
 	var rec events.Request
 	if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Status != events.StatusPending {
 		t.Fatalf("request %s after the forgeries: %s (%v)", reqID, rec.Status, err)
+	}
+
+	// Listings are batch direct gets: the dashboard's identity pages through requests and
+	// runs, and so does the responder's, serving GET /v1/requests and /v1/runs.
+	dst, err := store.Open(rctx, djs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, err := dst.ListRequests(rctx, store.RequestQuery{Status: "pending"}); err != nil ||
+		!slices.ContainsFunc(page.Requests, func(r *events.Request) bool { return r.ID == reqID }) {
+		t.Fatalf("the dashboard lists the pending requests: %v", err)
+	}
+	if page, err := dst.ListRuns(rctx, store.RunQuery{Workflow: "nats-auth", Newest: true}); err != nil ||
+		!slices.ContainsFunc(page.Runs, func(r *store.Run) bool { return r.ID == runID }) {
+		t.Fatalf("the dashboard lists the runs: %v", err)
+	}
+	for _, path := range []string{"/v1/requests?status=pending&workflow=nats-auth", "/v1/requests?status=all&order=newest", "/v1/runs?status=waiting"} {
+		if r := doCall(t, "GET", api+path, token, nil); r.Status != 200 || !strings.Contains(string(r.Body), reqID) && !strings.Contains(string(r.Body), runID) {
+			t.Fatalf("GET %s through the responder: %d %s", path, r.Status, r.Body)
+		}
 	}
 
 	// The real answer, over REST through the responder; the orchestrator resumes the run and

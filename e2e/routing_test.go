@@ -327,10 +327,11 @@ func TestAskWithUnknownAssigneeFailsTheRun(t *testing.T) {
 		}
 	}
 	// Only the good run's request exists: the failed runs published none.
-	all, err := s.st.ListRequests(context.Background(), "")
+	page, err := s.st.ListRequests(context.Background(), store.RequestQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := page.Requests
 	if len(all) != 1 || all[0].RunID != good {
 		t.Errorf("requests: %d, want only the good run's", len(all))
 	}

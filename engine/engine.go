@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -154,9 +155,15 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 	subj := msg.Subject()
 	switch {
 	case strings.HasPrefix(subj, streams.SubjectResponse):
-		_, resp, err := events.DecodeAs[events.Response](msg.Data(), events.TypeResponse)
+		e, resp, err := events.DecodeAs[events.Response](msg.Data(), events.TypeResponse)
 		if err != nil {
 			return consume.Terminal(err)
+		}
+		if expiredBy(e.ID(), resp) {
+			// expire passed it through the gate and finishes it, or its caller comes back
+			// until it has (see expire): finishing it here too would be a read and a write
+			// per expiry spent on nothing.
+			return nil
 		}
 		return o.applyResponse(ctx, resp, msg.Headers().Get(store.HeaderSenderFinishes) == "true")
 	case legacyCommand(subj, streams.SubjectRunStarted):
@@ -633,14 +640,14 @@ func (o *Orchestrator) handleTimer(ctx context.Context, msg jetstream.Msg) error
 	}
 	id := strings.TrimPrefix(msg.Subject(), "$KV."+streams.BucketTimers+".")
 	s := o.cfg.Store
-	r, _, err := s.Request(ctx, id)
+	r, rev, err := s.Request(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return o.expire(ctx, r)
+	return o.expire(ctx, r, rev, true)
 }
 
 // ReconcileEvery is how often an orchestrator looks for pending requests past their
@@ -652,23 +659,26 @@ var ReconcileEvery = 5 * time.Minute
 // times it out, leaving the marker its normal chance first.
 var ReconcileGrace = 30 * time.Second
 
+// ReconcileScan is how many pending-index entries one sweep reads at most. The index is in
+// creation order, so a sweep cannot stop at the first request not yet due: it reads up to
+// this many from where the last sweep stopped and the next goes on from there, wrapping at
+// the end. With the default, 1,000,000 pending requests are covered in 10 sweeps.
+var ReconcileScan = 100_000
+
+// reconcilePage is the page size of the sweep's listing calls (each reads at most
+// store.ScanBudget times as many entries).
+const reconcilePage = 500
+
 // reconcile times out overdue requests at start and then every ReconcileEvery. Every
-// instance may do it: the gate lets one timeout through.
+// instance may do it: the gate lets one timeout through. It reads the pending index only
+// (entries carry their deadline), never the finished requests, and at most ReconcileScan
+// entries a sweep, keeping its position across sweeps.
 func (o *Orchestrator) reconcile(ctx context.Context) {
 	t := time.NewTicker(ReconcileEvery)
 	defer t.Stop()
+	var pos uint64
 	for {
-		pending, err := o.cfg.Store.ListRequests(ctx, events.StatusPending)
-		if err != nil && ctx.Err() == nil {
-			o.log.Warn("reconcile: list pending requests", slog.Any("err", err))
-		}
-		for _, r := range pending {
-			if r.Deadline != nil && time.Since(*r.Deadline) > ReconcileGrace {
-				if err := o.expire(ctx, r); err != nil && ctx.Err() == nil {
-					o.log.Warn("reconcile: time out", slog.String("request_id", r.ID), slog.Any("err", err))
-				}
-			}
-		}
+		pos = o.sweep(ctx, pos)
 		select {
 		case <-ctx.Done():
 			return
@@ -677,24 +687,118 @@ func (o *Orchestrator) reconcile(ctx context.Context) {
 	}
 }
 
-// expire times a pending request out through the gate.
-func (o *Orchestrator) expire(ctx context.Context, r *events.Request) error {
-	if r.Resolved() {
-		return nil
+// sweep reads the pending index from pos for at most ReconcileScan entries, times out what
+// is overdue, and returns where the next sweep goes on (0: from the start).
+func (o *Orchestrator) sweep(ctx context.Context, pos uint64) uint64 {
+	calls := max(1, ReconcileScan/(store.ScanBudget*reconcilePage))
+	for range calls {
+		due := time.Now().Add(-ReconcileGrace)
+		overdue, next, err := o.cfg.Store.OverdueRequests(ctx, due, pos, reconcilePage)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.log.Warn("reconcile: list overdue requests", slog.Any("err", err))
+			}
+			return pos
+		}
+		for _, r := range overdue {
+			if err := o.expire(ctx, r, 0, false); err != nil && ctx.Err() == nil {
+				o.log.Warn("reconcile: time out", slog.String("request_id", r.ID), slog.Any("err", err))
+			}
+		}
+		if pos = next; pos == 0 {
+			return 0 // the end: the next sweep starts over
+		}
 	}
-	s := o.cfg.Store
-	resp := events.Response{RequestID: r.ID, RunID: r.RunID, Outcome: events.StatusTimedOut, Responder: "hitl:timeout"}
-	if r.OnTimeout == events.TimeoutDefault {
-		resp.Data = r.Default
-	}
-	resolved, err := s.Respond(ctx, resp)
+	return pos
+}
+
+// TimeoutResponder is the responder of the timeouts hitl issues when a deadline passes.
+const TimeoutResponder = "hitl:timeout"
+
+// ignoreResolved is err, but nil for ErrAlreadyResolved.
+func ignoreResolved(err error) error {
 	if errors.Is(err, store.ErrAlreadyResolved) {
 		return nil
 	}
+	return err
+}
+
+// ownTimeout reports whether resp is a timeout hitl issued.
+func ownTimeout(resp events.Response) bool {
+	return resp.Outcome == events.StatusTimedOut && resp.Responder == TimeoutResponder
+}
+
+// timeoutEventID is the event id of the gate message of a timeout expire issues from a
+// marker: unique to the attempt, and saying that expire finishes it. Earlier releases gave
+// their timeouts a random id and left their finish, and the run's resume, to the consumer of
+// the gate, which still does it for them.
+func timeoutEventID(requestID string) string { return "timeout/" + requestID + "/" + uuid.NewString() }
+
+// expiredBy reports whether a gate message with this event id is a timeout expire issued
+// from a marker.
+func expiredBy(eventID string, resp events.Response) bool {
+	return ownTimeout(resp) && strings.HasPrefix(eventID, "timeout/"+resp.RequestID+"/")
+}
+
+// expire times a request out through the gate and finishes it: the record, the resolved
+// event, the run's resume command. r was read at rev (0: unknown), so the record's update
+// starts from it instead of a second read.
+//
+// A timeout from a timer marker (fromMarker) is finished here only: the orchestrators'
+// consumer of the gate leaves it alone (expiredBy), which saves that consumer a read and a
+// write per expiry. What is cut short is completed on the marker's redelivery (it is acked
+// only once all is done): from the timeout that passed the gate before, or from the record
+// when only the follow-ups are missing. The reconciler's timeouts (no marker to come back)
+// are finished by the consumer of the gate as well, as answers are.
+func (o *Orchestrator) expire(ctx context.Context, r *events.Request, rev uint64, fromMarker bool) error {
+	s := o.cfg.Store
+	if r.Resolved() {
+		if !fromMarker || r.Response == nil || !ownTimeout(*r.Response) || consume.Delivery(ctx) < 2 {
+			return nil // resolved otherwise, or by us on a delivery that completed
+		}
+		// A redelivered marker: the resolved event or the resume may be missing.
+		if err := s.FinishRequest(ctx, r); err != nil {
+			return err
+		}
+		return o.resumeRun(ctx, r, r.Response) // checked before it was recorded
+	}
+	resp := events.Response{RequestID: r.ID, RunID: r.RunID, Outcome: events.StatusTimedOut, Responder: TimeoutResponder,
+		At: time.Now().UTC()}
+	if r.OnTimeout == events.TimeoutDefault {
+		resp.Data = r.Default
+	}
+	id := uuid.NewString()
+	if fromMarker {
+		id = timeoutEventID(r.ID)
+	}
+	won := true
+	if err := s.GateAs(ctx, resp, id); err != nil {
+		if !errors.Is(err, store.ErrAlreadyResolved) || !fromMarker {
+			return ignoreResolved(err)
+		}
+		// Decided before: by an answer or a cancel, whose own path and the orchestrators'
+		// consumer finish it; or by an earlier timeout of ours whose finish was cut short.
+		d := s.Decided(ctx, r)
+		if !d.Resolved() {
+			return fmt.Errorf("request %s: the response that passed its gate cannot be read yet", r.ID)
+		}
+		if !ownTimeout(*d.Response) {
+			return nil
+		}
+		resp, won = *d.Response, false
+	}
+	resp = o.vet(r, resp)
+	known := r
+	if rev == 0 {
+		known = nil
+	}
+	resolved, err := s.Finish(ctx, resp, known, rev)
 	if err != nil {
 		return err
 	}
-	o.cfg.Metrics.RequestResolved(resolved)
-	o.log.Info("request timed out", slog.String("request_id", r.ID), slog.String("run_id", r.RunID))
-	return nil
+	if won {
+		o.cfg.Metrics.RequestResolved(resolved)
+		o.log.Info("request timed out", slog.String("request_id", r.ID), slog.String("run_id", r.RunID))
+	}
+	return o.resumeRun(ctx, resolved, resolved.Response)
 }

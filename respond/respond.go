@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("POST /v1/requests/{id}/respond", apitoken.Answer, s.respond)
 	s.route("POST /v1/requests/{id}/cancel", apitoken.Admin, s.cancelRequest)
 	s.route("POST /v1/runs", apitoken.Admin, s.startRun)
+	s.route("GET /v1/runs", apitoken.Read, s.listRuns)
 	s.route("GET /v1/runs/{id}", apitoken.Read, s.getRun)
 	s.route("GET /v1/runs/{id}/wait", apitoken.Read, s.waitRun)
 	s.route("POST /v1/runs/{id}/cancel", apitoken.Admin, s.cancelRun)
@@ -347,23 +350,118 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, _ caller)
 	return nil
 }
 
+// listRequests serves GET /v1/requests: a page of requests and the cursor of the next
+// (store.ListRequests). The reply keeps its earlier shape, {"requests": [...], "count": n},
+// and adds "next_cursor" ("" at the end).
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
-	status := events.Status(r.URL.Query().Get("status"))
-	switch status {
-	case "", events.StatusPending, events.StatusAnswered, events.StatusTimedOut, events.StatusCancelled:
-	default:
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "unknown status " + string(status),
-			Fields: []input.FieldError{{Path: "status", Message: "must be pending, answered, timed_out or cancelled"}}}
+	qs := r.URL.Query()
+	q := store.RequestQuery{Status: qs.Get("status"), Assignee: qs.Get("assignee"), Workflow: qs.Get("workflow"),
+		RunID: qs.Get("run"), TitleContains: qs.Get("q"), Cursor: qs.Get("cursor")}
+	var aerr *apiError
+	q.Limit, q.Newest, aerr = pageParams(qs)
+	if aerr != nil {
+		return aerr
 	}
-	list, err := s.cfg.Store.ListRequests(r.Context(), status)
+	if q.CreatedAfter, q.CreatedBefore, aerr = createdRange(qs); aerr != nil {
+		return aerr
+	}
+	page, err := s.cfg.Store.ListRequests(r.Context(), q)
 	if err != nil {
-		return storeError(err, "requests")
+		return listError(err, "requests")
 	}
+	list := page.Requests
 	if list == nil {
 		list = []*events.Request{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": list, "count": len(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"requests": list, "count": len(list), "next_cursor": page.NextCursor})
 	return nil
+}
+
+// listRuns serves GET /v1/runs: a page of runs, each as GET /v1/runs/{id} shows it, and the
+// cursor of the next page.
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
+	qs := r.URL.Query()
+	q := store.RunQuery{Status: qs.Get("status"), Workflow: qs.Get("workflow"), Cursor: qs.Get("cursor")}
+	var aerr *apiError
+	q.Limit, q.Newest, aerr = pageParams(qs)
+	if aerr != nil {
+		return aerr
+	}
+	if q.CreatedAfter, q.CreatedBefore, aerr = createdRange(qs); aerr != nil {
+		return aerr
+	}
+	page, err := s.cfg.Store.ListRuns(r.Context(), q)
+	if err != nil {
+		return listError(err, "runs")
+	}
+	// The pending requests of the page's runs, in one batch.
+	var waiting []string
+	for _, run := range page.Runs {
+		if !run.Status.Final() {
+			waiting = append(waiting, run.Waiting...)
+		}
+	}
+	reqs, err := s.cfg.Store.RequestsByID(r.Context(), waiting)
+	if err != nil {
+		return storeError(err, "runs")
+	}
+	views := make([]RunView, 0, len(page.Runs))
+	for _, run := range page.Runs {
+		views = append(views, viewOf(run, func(id string) *events.Request { return reqs[id] }))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": views, "count": len(views), "next_cursor": page.NextCursor})
+	return nil
+}
+
+// pageParams reads limit and order.
+func pageParams(qs url.Values) (limit int, newest bool, _ *apiError) {
+	if v := qs.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxListLimit {
+			return 0, false, badField("limit", fmt.Sprintf("must be a number from 1 to %d", store.MaxListLimit))
+		}
+		limit = n
+	}
+	switch qs.Get("order") {
+	case "", "oldest":
+	case "newest":
+		newest = true
+	default:
+		return 0, false, badField("order", "must be oldest or newest")
+	}
+	return limit, newest, nil
+}
+
+// createdRange reads created_after and created_before, RFC 3339 times.
+func createdRange(qs url.Values) (after, before time.Time, _ *apiError) {
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_after", &after}, {"created_before", &before}} {
+		if v := qs.Get(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return time.Time{}, time.Time{}, badField(f.name, "must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
+			}
+			*f.t = t
+		}
+	}
+	return after, before, nil
+}
+
+func badField(field, msg string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "invalid " + field + ": " + msg,
+		Fields: []input.FieldError{{Path: field, Message: msg}}}
+}
+
+// listError is the HTTP form of a listing's errors: a bad query or cursor is a 400 naming
+// its field.
+func listError(err error, what string) *apiError {
+	var qe *store.QueryError
+	if errors.As(err, &qe) {
+		return badField(qe.Field, qe.Message)
+	}
+	return storeError(err, what)
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, _ caller) *apiError {
@@ -550,13 +648,24 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ caller) *apiEr
 }
 
 func (s *Server) view(ctx context.Context, run *store.Run) RunView {
+	return viewOf(run, func(id string) *events.Request {
+		req, _, err := s.cfg.Store.Request(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return req
+	})
+}
+
+// viewOf is run as the API shows it; request reads the requests it waits on (nil: gone).
+func viewOf(run *store.Run, request func(id string) *events.Request) RunView {
 	v := RunView{ID: run.ID, Workflow: run.Workflow, Status: run.Status, Input: run.Input, Result: run.Result,
 		Error: run.Error, Pending: []*events.Request{}, Steps: len(run.Journal), CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
 	if run.Status.Final() {
 		return v // whatever it waited on no longer matters
 	}
 	for _, id := range run.Waiting {
-		if req, _, err := s.cfg.Store.Request(ctx, id); err == nil && !req.Resolved() {
+		if req := request(id); req != nil && !req.Resolved() {
 			v.Pending = append(v.Pending, req)
 		}
 	}

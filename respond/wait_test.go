@@ -285,7 +285,7 @@ func TestTwoThousandWaitsCreateNoConsumers(t *testing.T) {
 		t.Fatalf("healthz during the waits: %d", code)
 	}
 	var list struct{ Count int }
-	if code, _ := f.call("GET", "/v1/requests?status=pending", tokenB, nil, &list); code != 200 || list.Count != nRequests {
+	if code, _ := f.call("GET", "/v1/requests?status=pending&limit=500", tokenB, nil, &list); code != 200 || list.Count != nRequests {
 		t.Fatalf("list during the waits: %d, %d pending", code, list.Count)
 	}
 	extra := f.createRequest()

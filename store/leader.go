@@ -41,7 +41,7 @@ func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint
 		defer cancel()
 	}
 	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
-	msg, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	msg, err := s.js.Conn().RequestWithContext(ctx, apiPrefix(s.js)+"STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s from the leader: %w", key, err)
 	}

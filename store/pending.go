@@ -33,14 +33,18 @@ func pendingSubject(r *events.Request) string {
 }
 
 // publishPending writes r's entry. Its event id makes a retry within the duplicate window a
-// no-op; a later one replaces the entry (one message per subject).
+// no-op; a later one finds the entry there and leaves it: the publish expects the subject
+// empty, which keeps one entry per request (the stream has no per-subject limit; see
+// streams.PendingStream).
 func (s *Store) publishPending(ctx context.Context, r *events.Request) error {
 	body, err := json.Marshal(PendingEntry{ID: r.ID, Title: r.Title, Workflow: r.Workflow, RunID: r.RunID,
 		Assignees: r.Assignees, Input: r.Input.Type, CreatedAt: r.CreatedAt, Deadline: r.Deadline})
 	if err != nil {
 		return err
 	}
-	if _, err := s.js.Publish(ctx, pendingSubject(r), body, jetstream.WithMsgID("pending/"+r.ID)); err != nil {
+	_, err = s.js.Publish(ctx, pendingSubject(r), body, jetstream.WithMsgID("pending/"+r.ID),
+		jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil && !isWrongLastSequence(err) { // wrong last sequence: indexed already
 		return fmt.Errorf("index pending request %s: %w", r.ID, err)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -40,17 +39,10 @@ const (
 	MaxAnswerSize  = 256 << 10 // an answer's data, as JSON
 )
 
-// MaxConcurrentLists bounds the listings (ListRequests) one Store runs at once. Each holds
-// an ordered consumer while it reads the bucket, so without a bound a burst of inbox loads or
-// GET /v1/requests could exhaust the server's consumers; past it a listing waits its turn,
-// or until its context ends.
-const MaxConcurrentLists = 16
-
 // Store is safe for concurrent use.
 type Store struct {
-	js    jetstream.JetStream
-	b     streams.Buckets
-	lists chan struct{} // one token per listing in progress
+	js jetstream.JetStream
+	b  streams.Buckets
 	// pending is streams.PendingStream, bound on first use.
 	pending atomic.Pointer[jetstream.Stream]
 }
@@ -67,7 +59,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 // New is a store over buckets already open (streams.OpenBuckets). Tests wrap the real
 // buckets to inject faults.
 func New(js jetstream.JetStream, b streams.Buckets) *Store {
-	return &Store{js: js, b: b, lists: make(chan struct{}, MaxConcurrentLists)}
+	return &Store{js: js, b: b}
 }
 
 // JetStream returns the context the store writes through.
@@ -199,40 +191,6 @@ func (s *Store) Request(ctx context.Context, id string) (*events.Request, uint64
 	return decode[events.Request]("request", id)(s.get(ctx, s.b.Requests, id))
 }
 
-// ListRequests returns every request, or those with the given status, oldest first.
-func (s *Store) ListRequests(ctx context.Context, status events.Status) ([]*events.Request, error) {
-	select {
-	case s.lists <- struct{}{}:
-		defer func() { <-s.lists }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("list requests: waiting for a turn: %w", ctx.Err())
-	}
-	w, err := s.b.Requests.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
-	}
-	defer w.Stop()
-	var out []*events.Request
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e := <-w.Updates():
-			if e == nil { // caught up
-				sortByCreated(out)
-				return out, nil
-			}
-			var r events.Request
-			if json.Unmarshal(e.Value(), &r) != nil {
-				continue
-			}
-			if status == "" || r.Status == status {
-				out = append(out, &r)
-			}
-		}
-	}
-}
-
 // Respond passes resp through the first-wins gate and finishes the request: hitl's own
 // outcomes (timeouts, cancels) take it; people's answers take the Answerer, which checks them
 // first. Human answers, timeouts and cancels all race at the gate and exactly one wins; the
@@ -251,7 +209,13 @@ func (s *Store) Respond(ctx context.Context, resp events.Response) (*events.Requ
 // is empty: exactly one response per request passes. A response that lost gets
 // ErrAlreadyResolved; another error means nothing was decided (JetStream did not answer).
 func (s *Store) Gate(ctx context.Context, resp events.Response) error {
-	id := uuid.NewString()
+	return s.GateAs(ctx, resp, uuid.NewString())
+}
+
+// GateAs is Gate with the gate message's event id chosen by the caller, who must make it
+// unique to this call: it is how Gate tells its own publish from another's after a lost ack,
+// and how a consumer of the gate can tell who passed it.
+func (s *Store) GateAs(ctx context.Context, resp events.Response, id string) error {
 	_, err := s.publishWith(ctx, senderFinishes, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0))
 	if err == nil {
@@ -357,10 +321,10 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 	}
 }
 
-// FinishRequest runs after a request resolved: it disarms the timer, removes the request
-// from the pending index and publishes the resolved event. All are idempotent. The resolved
-// event is published last, after every other step, so that its presence (Finished) proves
-// the finish complete.
+// FinishRequest runs after a request resolved: it disarms the timer (unless the request
+// timed out), removes the request from the pending index and publishes the resolved event.
+// All are idempotent. The resolved event is published last, after every other step, so
+// that its presence (Finished) proves the finish complete.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	return s.finishRequest(ctx, r, true, nil)
 }
@@ -371,7 +335,11 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 // passes the record's JSON as body, which the resolved event carries without encoding it
 // again.
 func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer bool, body []byte) error {
-	if r.Deadline != nil {
+	// A request that timed out needs no disarming: its timer has expired (the expiry marker
+	// is what timed it out) or, for the reconciler's timeouts, is past its TTL and about to;
+	// a marker that comes later finds the request resolved. Reading or deleting it would be
+	// two round trips per expiry spent on nothing.
+	if r.Deadline != nil && r.Status != events.StatusTimedOut {
 		var err error
 		if readTimer {
 			_, err = s.b.Timers.Get(ctx, r.ID)
@@ -571,8 +539,4 @@ func (s *Store) PublishRunFinished(ctx context.Context, run *Run) error {
 func ValidID(id string) bool {
 	_, err := uuid.Parse(id)
 	return err == nil && len(id) == 36
-}
-
-func sortByCreated(rs []*events.Request) {
-	slices.SortStableFunc(rs, func(a, b *events.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 }

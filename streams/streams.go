@@ -38,6 +38,11 @@ const (
 // message's time the oldest one's creation, so the gauges read both from one stream info;
 // listings page through it without reading finished requests. store.CreateRequest publishes
 // a request's entry before it creates the record; store.FinishRequest purges it.
+//
+// The publish keeps one entry per request: it expects the subject empty. A per-subject limit
+// of 1 would do it too, but on such a stream the server counts a batch direct get's pending
+// messages over every subject, so each page of a listing would cost O(pending)
+// (docs/design.md, Listing; BenchmarkDirectBatchPage in package store).
 const PendingStream = "HITL_PENDING"
 
 // SubjectPending prefixes PendingSubject; outside "hitl.", which the event stream holds.
@@ -96,6 +101,10 @@ const (
 	ConsumerWorkflowPrefix = "orchestrator-wf-"
 )
 
+// TimerMaxAckPending caps the messages of ConsumerTimers delivered and not yet acked,
+// across all orchestrators.
+const TimerMaxAckPending = 1024
+
 // TimerStream is the stream behind BucketTimers, read by ConsumerTimers.
 const TimerStream = "KV_" + BucketTimers
 
@@ -136,6 +145,9 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Replicas:    c.Replicas,
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  2 * time.Minute,
+		// Listings read pages of request_info, resolved and run subjects with batch direct
+		// gets (store/direct.go); Ensure turns it on for a stream created before.
+		AllowDirect: true,
 		// The response gate relies on the first response per request staying in the stream,
 		// so there is no age limit by default.
 	}, {
@@ -145,7 +157,7 @@ func (c Config) StreamConfigs() []jetstream.StreamConfig {
 		Storage:           c.Storage,
 		Replicas:          c.Replicas,
 		Retention:         jetstream.LimitsPolicy,
-		MaxMsgsPerSubject: 1, // a repeated publish replaces the entry: one per request, however often retried
+		MaxMsgsPerSubject: -1, // no limit, spelled out so that Ensure lifts a 1; see PendingStream
 		Duplicates:        2 * time.Minute,
 		AllowDirect:       true,
 	}}
@@ -205,7 +217,10 @@ func (c Config) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 			FilterSubject: "$KV." + BucketTimers + ".>",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       c.AckWait,
-			MaxAckPending: 10000,
+			// Every expiry marker rolls its subject up, and the server then walks this
+			// consumer's unacknowledged messages: a low cap keeps expiry writes cheap (see
+			// docs/design.md, Timers). Orchestrators hold at most their workers' worth each.
+			MaxAckPending: TimerMaxAckPending,
 			Replicas:      c.Replicas,
 		}},
 	}

@@ -124,3 +124,36 @@ func TestEnsureUpdatesOnlyChangedStreams(t *testing.T) {
 		t.Fatalf("Ensure left %q / %s, want %q / %s", got.Description, got.Duplicates, want.Description, want.Duplicates)
 	}
 }
+
+// A HITL stream created before listings read it with direct gets gets AllowDirect from
+// Ensure, keeping its messages.
+func TestEnsureTurnsOnDirectGets(t *testing.T) {
+	t.Parallel()
+	env := natstest.Single(t)
+	_, js := env.Connect(t)
+	ctx := context.Background()
+	cfg := env.StreamsConfig().StreamConfigs()[0]
+	if cfg.Name != streams.Stream || !cfg.AllowDirect {
+		t.Fatalf("the first stream is %s with AllowDirect %v", cfg.Name, cfg.AllowDirect)
+	}
+	old := cfg
+	old.AllowDirect = false
+	if _, err := js.UpdateStream(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, streams.SubjectRequestInfo+"r1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ectx, js, env.StreamsConfig()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, streams.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := st.CachedInfo(); !info.Config.AllowDirect || info.State.Msgs != 1 {
+		t.Fatalf("after Ensure: AllowDirect %v, %d messages", info.Config.AllowDirect, info.State.Msgs)
+	}
+}

@@ -133,6 +133,16 @@ func requestTable(w io.Writer, reqs []*events.Request, now time.Time) {
 	tw.Flush()
 }
 
+func runTable(w io.Writer, runs []*client.Run, now time.Time) {
+	tw := table(w)
+	fmt.Fprintln(tw, "ID\tSTATUS\tAGE\tPENDING\tWORKFLOW")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", clean(r.ID, false), clip(string(r.Status), 12), age(r.CreatedAt, now),
+			len(r.Pending), clip(r.Workflow, 40))
+	}
+	tw.Flush()
+}
+
 // showRequest writes everything about one request.
 func showRequest(w io.Writer, r *events.Request, now time.Time) {
 	tw := table(w)

@@ -18,7 +18,10 @@ const usage = `hitl: durable human-in-the-loop on NATS JetStream
 Usage:
   hitl dev [flags]                           run JetStream (embedded), orchestrator, notifier and responder in one process
 
-  hitl requests ls [--status S]              list requests (S: pending, answered, timed_out, cancelled)
+  hitl requests ls [--status S] [--limit N] [--all]
+                                             list requests, a page at a time (S: pending, answered, timed_out,
+                                             cancelled, resolved, all; filters: --assignee, --workflow, --run,
+                                             --search, --created-after, --created-before; --newest)
   hitl requests show ID                      a request: question, context, deadline, answer
   hitl requests wait ID [--timeout D]        wait until a request is resolved
   hitl requests cancel ID [--reason TEXT]    cancel a pending request
@@ -27,6 +30,9 @@ Usage:
   hitl respond ID                            answer in the terminal, field by field
   hitl respond ID --data JSON | --approve | --reject [--comment TEXT] [--responder NAME]
 
+  hitl runs ls [--status S] [--workflow W] [--limit N] [--all]
+                                             list runs, a page at a time (S: queued, running, waiting, active,
+                                             completed, failed, cancelled, finished, all)
   hitl runs start WORKFLOW [--input JSON] [--wait]
                                              start a run (--wait: until it asks something or ends)
   hitl runs show ID                          a run: status, pending questions, result or error

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/hitl-dev/hitl/client"
 	"github.com/hitl-dev/hitl/events"
 )
 
 const requestsUsage = `Usage: hitl requests COMMAND [flags]
 
-  ls [--status S]        list requests, oldest first (S: pending, answered, timed_out, cancelled)
+  ls [--status S] [filters] [--limit N] [--all]
+                         list requests, oldest first, a page at a time (S: pending, answered,
+                         timed_out, cancelled, resolved, all)
   show ID                one request: its question, context, deadline and answer
   wait ID [--timeout D]  wait until the request is answered, times out or is cancelled
   cancel ID [--reason T] cancel a pending request
@@ -42,37 +46,115 @@ func (c *cli) requests(ctx context.Context, args []string) error {
 	return usagef("requests", "unknown command %q (ls, show, wait, cancel, create)", args[0])
 }
 
+// pageFlags are the paging flags of the ls commands.
+type pageFlags struct {
+	limit                 int
+	all, newest           bool
+	cursor, after, before string
+}
+
+func (cmd *command) pageFlags() *pageFlags {
+	p := &pageFlags{}
+	cmd.fs.IntVar(&p.limit, "limit", client.DefaultLimit, fmt.Sprintf("list at most `N` per page (1 to %d)", client.MaxLimit))
+	cmd.fs.BoolVar(&p.all, "all", false, "page through to the end")
+	cmd.fs.BoolVar(&p.newest, "newest", false, "newest first")
+	cmd.fs.StringVar(&p.cursor, "cursor", "", "go on from this `cursor` (printed after a page, with the same filters)")
+	cmd.fs.StringVar(&p.after, "created-after", "", "only those created at or after `TIME` (RFC 3339, e.g. 2026-01-02T15:04:05Z)")
+	cmd.fs.StringVar(&p.before, "created-before", "", "only those created before `TIME` (RFC 3339)")
+	return p
+}
+
+// check validates the flags and parses the times.
+func (p *pageFlags) check(cmd *command) (after, before time.Time, err error) {
+	if p.limit < 1 || p.limit > client.MaxLimit {
+		return after, before, usagef(cmd.name, "--limit %d: use 1 to %d", p.limit, client.MaxLimit)
+	}
+	for _, f := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"--created-after", p.after, &after}, {"--created-before", p.before, &before}} {
+		if f.v == "" {
+			continue
+		}
+		if *f.t, err = time.Parse(time.RFC3339Nano, f.v); err != nil {
+			return after, before, usagef(cmd.name, "%s %q: use an RFC 3339 time like 2026-01-02T15:04:05Z", f.name, f.v)
+		}
+	}
+	return after, before, nil
+}
+
+// listed prints what an ls command found: a table, or with --json the API's page (with
+// --all, one object holding every page's items); without --all, when there is more, the
+// flag that reads the next page.
+func listed[T any](ctx context.Context, cmd *command, p *pageFlags, pager *client.Pager[T], key, none string, table func([]T)) error {
+	var items []T
+	for pager.More() {
+		page, err := pager.Next(ctx)
+		if err != nil {
+			return explain(err, key, "")
+		}
+		if cmd.json && !p.all {
+			return cmd.printJSON()
+		}
+		items = append(items, page...)
+		if !p.all {
+			break
+		}
+	}
+	if cmd.json {
+		if items == nil {
+			items = []T{}
+		}
+		b, err := json.Marshal(map[string]any{key: items, "count": len(items), "next_cursor": ""})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(cmd.cli.stdout, "%s\n", b)
+		return err
+	}
+	switch {
+	case len(items) > 0:
+		table(items)
+	case !pager.More():
+		fmt.Fprintln(cmd.cli.stdout, none)
+	}
+	if pager.More() {
+		fmt.Fprintf(cmd.cli.stdout, "More: the same command with --cursor %s (or --all)\n", pager.Cursor())
+	}
+	return nil
+}
+
 func (c *cli) requestsList(ctx context.Context, args []string) error {
-	cmd := c.command("requests ls", "", "List requests, oldest first.")
-	status := cmd.fs.String("status", "", "only requests with this `status`: pending, answered, timed_out or cancelled")
+	cmd := c.command("requests ls", "", "List requests, oldest first, a page at a time.")
+	status := cmd.fs.String("status", "", "only requests with this `status`: pending, answered, timed_out, cancelled, resolved (any of the three) or all")
+	assignee := cmd.fs.String("assignee", "", "only requests assigned to `WHO`, e.g. email:ann@example.com")
+	workflow := cmd.fs.String("workflow", "", "only requests of this `workflow`")
+	run := cmd.fs.String("run", "", "only requests of this run `ID`")
+	search := cmd.fs.String("search", "", "only requests whose title contains `TEXT` (ignoring case)")
+	pf := cmd.pageFlags()
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
 	}
-	switch events.Status(*status) {
-	case "", events.StatusPending, events.StatusAnswered, events.StatusTimedOut, events.StatusCancelled:
+	switch *status {
+	case "", "all", "resolved", string(events.StatusPending), string(events.StatusAnswered), string(events.StatusTimedOut), string(events.StatusCancelled):
 	default:
-		return usagef(cmd.name, "--status %q: use pending, answered, timed_out or cancelled", *status)
+		return usagef(cmd.name, "--status %q: use pending, answered, timed_out, cancelled, resolved or all", *status)
+	}
+	after, before, err := pf.check(cmd)
+	if err != nil {
+		return err
 	}
 	api, err := cmd.client()
 	if err != nil {
 		return err
 	}
-	reqs, err := api.Requests(ctx, events.Status(*status))
-	if err != nil {
-		return explain(err, "requests", "")
+	pager := api.RequestPager(client.ListOptions{Status: *status, Assignee: *assignee, Workflow: *workflow, Run: *run,
+		Query: *search, CreatedAfter: after, CreatedBefore: before, Limit: pf.limit, Newest: pf.newest, Cursor: pf.cursor})
+	none := "No requests."
+	if *status != "" && *status != "all" {
+		none = "No " + *status + " requests."
 	}
-	if cmd.json {
-		return cmd.printJSON()
-	}
-	if len(reqs) == 0 {
-		if *status != "" {
-			*status += " "
-		}
-		fmt.Fprintf(c.stdout, "No %srequests.\n", *status)
-		return nil
-	}
-	requestTable(c.stdout, reqs, time.Now())
-	return nil
+	return listed(ctx, cmd, pf, pager, "requests", none, func(reqs []*events.Request) { requestTable(c.stdout, reqs, time.Now()) })
 }
 
 func (c *cli) requestsShow(ctx context.Context, args []string) error {

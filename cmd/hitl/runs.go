@@ -11,6 +11,9 @@ import (
 
 const runsUsage = `Usage: hitl runs COMMAND [flags]
 
+  ls [--status S] [--workflow W] [--limit N] [--all]
+                                          list runs, oldest first, a page at a time (S: queued, running,
+                                          waiting, active, completed, failed, cancelled, finished, all)
   start WORKFLOW [--input JSON] [--wait]  start a run (--wait: until it asks something or ends)
   show ID                                 a run: status, pending questions, result or error
   wait ID [--timeout D] [--done] [-q]     wait until the run asks something or ends (--done: until it ends)
@@ -22,9 +25,11 @@ Run 'hitl runs COMMAND -h' for a command's flags.
 // runs runs `hitl runs ...`.
 func (c *cli) runs(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("runs", "missing command (start, show, wait, cancel)")
+		return usagef("runs", "missing command (ls, start, show, wait, cancel)")
 	}
 	switch args[0] {
+	case "ls", "list":
+		return c.runsList(ctx, args[1:])
 	case "start":
 		return c.runsStart(ctx, args[1:])
 	case "show", "get":
@@ -37,7 +42,37 @@ func (c *cli) runs(ctx context.Context, args []string) error {
 		fmt.Fprint(c.stdout, runsUsage)
 		return errHelp
 	}
-	return usagef("runs", "unknown command %q (start, show, wait, cancel)", args[0])
+	return usagef("runs", "unknown command %q (ls, start, show, wait, cancel)", args[0])
+}
+
+func (c *cli) runsList(ctx context.Context, args []string) error {
+	cmd := c.command("runs ls", "", "List runs, oldest first, a page at a time.")
+	status := cmd.fs.String("status", "", "only runs with this `status`: queued, running, waiting, active (any of the three), completed, failed, cancelled, finished (any of the three) or all")
+	workflow := cmd.fs.String("workflow", "", "only runs of this `workflow`")
+	pf := cmd.pageFlags()
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	switch *status {
+	case "", "all", "active", "finished", "queued", "running", "waiting", "completed", "failed", "cancelled":
+	default:
+		return usagef(cmd.name, "--status %q: use queued, running, waiting, active, completed, failed, cancelled, finished or all", *status)
+	}
+	after, before, err := pf.check(cmd)
+	if err != nil {
+		return err
+	}
+	api, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	pager := api.RunPager(client.RunListOptions{Status: *status, Workflow: *workflow, CreatedAfter: after, CreatedBefore: before,
+		Limit: pf.limit, Newest: pf.newest, Cursor: pf.cursor})
+	none := "No runs."
+	if *status != "" && *status != "all" {
+		none = "No " + *status + " runs."
+	}
+	return listed(ctx, cmd, pf, pager, "runs", none, func(runs []*client.Run) { runTable(c.stdout, runs, time.Now()) })
 }
 
 func (c *cli) runsStart(ctx context.Context, args []string) error {

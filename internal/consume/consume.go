@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -60,6 +61,15 @@ type Options struct {
 }
 
 // Run consumes until ctx ends, then stops fetching, waits for running handlers and returns.
+//
+// It fetches only for workers that are free: it takes the free ones (at least one, waiting
+// for it), asks the consumer for that many messages, starts each as it arrives, and asks
+// again once the request is filled or has expired. An instance so never holds a message it
+// cannot start: none waits unstarted in a busy instance while another is idle, and on a
+// stream with per-subject rollups (the timers bucket, whose expiry markers roll their
+// subject up) the server's walk over the consumer's unacknowledged messages at every write
+// stays as short as the workers are few. Each request is a fetch of its own, so the client
+// never has to refill a standing one (see PullExpiry).
 func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) error {
 	if o.Workers <= 0 {
 		o.Workers = 128
@@ -75,78 +85,82 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 		log = slog.New(slog.DiscardHandler)
 	}
 	sem := make(chan struct{}, o.Workers)
+	release := func(n int) {
+		for range n {
+			<-sem
+		}
+	}
 	var wg sync.WaitGroup
 	// Handlers get their own context so that a shutdown lets them finish their writes; it is
 	// cancelled only if they overrun the grace period.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	// Messages handed over by the client but still waiting for a worker are kept here and
-	// their ack wait extended, so that a busy instance never lets them be redelivered to
-	// another while it still holds them.
-	var mu sync.Mutex
-	waiting := map[jetstream.Msg]struct{}{}
-	closing := false
-	stopBeats := make(chan struct{})
-	go func() {
-		t := time.NewTicker(o.Heartbeat)
-		defer t.Stop()
-		for {
+	var failures int
+fetching:
+	for {
+		// At least one free worker, then all that are free.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break fetching
+		}
+		n := 1
+	free:
+		for n < o.Workers {
 			select {
-			case <-stopBeats:
-				return
-			case <-t.C:
-				mu.Lock()
-				for m := range waiting {
-					_ = m.InProgress()
+			case sem <- struct{}{}:
+				n++
+			default:
+				break free
+			}
+		}
+		fctx, fcancel := context.WithTimeout(ctx, PullExpiry)
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(PullHeartbeat))
+		if err != nil {
+			fcancel()
+			release(n)
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			log.Debug("fetch", slog.String("consumer", o.Name), slog.Any("err", err))
+			select { // JetStream unreachable, or the consumer gone: try again, a little later each time
+			case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			if ctx.Err() != nil {
+				_ = msg.Nak() // another instance takes it now
+				<-sem
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				handle(hctx, msg, h, o.Heartbeat, log, o.Name)
+			}()
+		}
+		fcancel()
+		release(n - got)
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, nats.ErrTimeout) {
+			failures++
+			log.Debug("fetch", slog.String("consumer", o.Name), slog.Any("err", err))
+			if got == 0 {
+				select {
+				case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+				case <-ctx.Done():
 				}
-				mu.Unlock()
 			}
+			continue
 		}
-	}()
-	defer close(stopBeats)
-
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		mu.Lock()
-		if closing {
-			mu.Unlock()
-			_ = msg.Nak() // another instance takes it now
-			return
-		}
-		waiting[msg] = struct{}{}
-		wg.Add(1)
-		mu.Unlock()
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			mu.Lock()
-			delete(waiting, msg)
-			stop := closing
-			mu.Unlock()
-			if stop {
-				_ = msg.Nak()
-				return
-			}
-			handle(hctx, msg, h, o.Heartbeat, log, o.Name)
-		}()
-	}, jetstream.PullMaxMessages(o.Workers), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
-			log.Debug("consume", slog.String("consumer", o.Name), slog.Any("err", err))
-		}
-	}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", o.Name, err)
-	}
-	<-ctx.Done()
-	mu.Lock()
-	closing = true
-	mu.Unlock()
-	cc.Drain()
-	select {
-	case <-cc.Closed():
-	case <-time.After(5 * time.Second):
-		cc.Stop()
+		failures = 0
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -159,6 +173,19 @@ func Run(ctx context.Context, cons jetstream.Consumer, h Handler, o Options) err
 	}
 	return nil
 }
+
+// PullExpiry is how long one fetch waits for messages at most, and PullHeartbeat how often
+// the server says it is still there meanwhile (a fetch that hears nothing for two ends
+// early and is asked again). The client's own Consume refills a standing pull as messages
+// arrive, but skips a refill that falls due while its previous pull is still being sent and
+// never retries it: when the messages it still expects arrive meanwhile (a busy or starved
+// process), it is left with no pull at the server until its missing-heartbeat check, 30 s
+// at its defaults: a 30-second stop with messages waiting and none unacknowledged. Fetches
+// have no refill to miss.
+var (
+	PullExpiry    = 10 * time.Second
+	PullHeartbeat = time.Second
+)
 
 // ShutdownGrace is how long running handlers may take to finish once shutdown begins.
 var ShutdownGrace = 15 * time.Second

@@ -62,11 +62,20 @@ type page struct {
 type listView struct {
 	Items    []listItem
 	Operator bool
+	// The filters (an operator's inbox): the status listed, an assignee, a title search.
+	Status, Assignee, Query string
+	Statuses                []statusChoice
+	Filtered                bool
+	// Links to the next, previous and first pages ("" when there is none). More: there is
+	// a next page; Further: this page is short because the scan stopped, so the next link
+	// searches further.
+	Next, Prev, First string
+	More, Further     bool
 }
 
 type listItem struct {
-	URL, Title, AskedBy string
-	Asked, Due          *timeView
+	URL, Title, AskedBy, Status string
+	Asked, Due                  *timeView
 }
 
 type requestView struct {

@@ -49,6 +49,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxBody caps a submitted form. Default 2 MiB (an answer may be 1 MiB of JSON).
 	MaxBody int64
+	// PageSize is how many requests an inbox page lists. Default store.DefaultListLimit
+	// (50), at most store.MaxListLimit.
+	PageSize int
 	// Logger defaults to discarding; Metrics may be nil.
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -75,6 +78,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, 12*time.Hour)
 	cfg.MaxBody = cmp.Or(cfg.MaxBody, 2<<20)
+	cfg.PageSize = cmp.Or(cfg.PageSize, store.DefaultListLimit)
+	if cfg.PageSize < 0 || cfg.PageSize > store.MaxListLimit {
+		return nil, fmt.Errorf("web: PageSize must be between 1 and %d", store.MaxListLimit)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -260,6 +267,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	lv := &listView{Items: []listItem{}, Operator: v.operator(), Status: string(events.StatusPending)}
 	var reqs []*events.Request
 	if v.link != nil {
 		// A link sees its own request only: one read, not the list.
@@ -272,34 +280,54 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		case !req.Resolved():
 			reqs = append(reqs, req)
 		}
-	} else if reqs, err = s.cfg.Store.ListRequests(r.Context(), events.StatusPending); err != nil {
-		s.unavailable(w, r, v, err)
-		return
+	} else {
+		// An operator pages through the listing, with filters: one page and a bounded scan
+		// a load, whatever the number of requests (store.ListRequests).
+		f := inboxFilters(r.URL.Query(), s.cfg.PageSize)
+		lv.Status, lv.Assignee, lv.Query = f.Status, f.Assignee, f.TitleContains
+		page, err := s.cfg.Store.ListRequests(r.Context(), f)
+		if errors.Is(err, store.ErrBadQuery) {
+			s.message(w, http.StatusBadRequest, v, "This list cannot be shown", err.Error(),
+				"Start again from the inbox.")
+			return
+		}
+		if err != nil {
+			s.unavailable(w, r, v, err)
+			return
+		}
+		reqs = page.Requests
+		lv.paging(f, page, r.URL.Query().Get("back"))
 	}
 	now := s.now()
-	slices.SortStableFunc(reqs, func(a, b *events.Request) int { // due first, then oldest first
-		switch {
-		case a.Deadline != nil && b.Deadline != nil:
-			return cmp.Or(a.Deadline.Compare(*b.Deadline), a.CreatedAt.Compare(b.CreatedAt))
-		case a.Deadline != nil:
-			return -1
-		case b.Deadline != nil:
-			return 1
-		}
-		return a.CreatedAt.Compare(b.CreatedAt)
-	})
-	lv := &listView{Items: []listItem{}, Operator: v.operator()}
+	if lv.Status == string(events.StatusPending) {
+		slices.SortStableFunc(reqs, func(a, b *events.Request) int { // due first, then oldest first
+			switch {
+			case a.Deadline != nil && b.Deadline != nil:
+				return cmp.Or(a.Deadline.Compare(*b.Deadline), a.CreatedAt.Compare(b.CreatedAt))
+			case a.Deadline != nil:
+				return -1
+			case b.Deadline != nil:
+				return 1
+			}
+			return a.CreatedAt.Compare(b.CreatedAt)
+		})
+	}
 	for _, req := range reqs {
 		if !s.allows(req, v) {
 			continue
 		}
-		it := listItem{URL: requestURL(req.ID, v.token), Title: req.Title, AskedBy: askedBy(req), Asked: when(req.CreatedAt, now)}
-		if req.Deadline != nil {
+		it := listItem{URL: requestURL(req.ID, v.token), Title: req.Title, AskedBy: askedBy(req), Asked: when(req.CreatedAt, now),
+			Status: statusLabel(req.Status)}
+		if req.Deadline != nil && !req.Resolved() {
 			it.Due = when(*req.Deadline, now)
 		}
 		lv.Items = append(lv.Items, it)
 	}
-	p := s.base("Inbox", v)
+	title := "Inbox"
+	if lv.Status != string(events.StatusPending) {
+		title = "Requests"
+	}
+	p := s.base(title, v)
 	p.List = lv
 	s.render(w, http.StatusOK, "inbox", p)
 }

@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -777,4 +780,114 @@ func TestInboxDevMode(t *testing.T) {
 	login := c.get("/inbox/login")
 	login.mustContain(t, "development mode")
 	login.mustNotContain(t, `name="token"`)
+}
+
+// hrefs are the page's links with rel, unescaped.
+func (p response) href(t *testing.T, rel string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<a href="([^"]+)" rel="` + rel + `">`).FindStringSubmatch(p.body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// rows are the titles of the inbox's table, in order.
+func (p response) rows() []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<th scope="row"><a href="[^"]+">([^<]+)</a></th>`).FindAllStringSubmatch(p.body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// The operator's inbox pages (next, previous, first), filters by status and assignee, and
+// searches titles within the scan budget, with a "Search further" link.
+func TestInboxPagesAndFilters(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(c *Config) { c.PageSize = 5 })
+	var titles, bobs []string
+	for i := range 12 {
+		who := []string{"email:ann@example.com", "email:bob@example.com"}[i%2]
+		r := b.create(events.Request{Title: fmt.Sprintf("Question %02d", i), Input: input.Spec{Type: input.Boolean}, Assignees: []string{who}})
+		titles = append(titles, r.Title)
+		if i%2 == 1 {
+			bobs = append(bobs, r.Title)
+		}
+	}
+	done := b.create(events.Request{Title: "Already decided", Input: input.Spec{Type: input.Boolean}})
+	if _, err := b.st.Respond(context.Background(), events.Response{RequestID: done.ID, Outcome: events.StatusCancelled, Responder: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	c := b.client()
+
+	p1 := c.get("/inbox")
+	if got := p1.rows(); !slices.Equal(got, titles[:5]) {
+		t.Fatalf("first page: %v", got)
+	}
+	p1.mustContain(t, "5 requests are waiting for an answer on this page", `rel="next">Next page</a>`)
+	p1.mustNotContain(t, "Previous page", "First page", "Already decided")
+	p2 := c.get(p1.href(t, "next"))
+	if got := p2.rows(); !slices.Equal(got, titles[5:10]) {
+		t.Fatalf("second page: %v", got)
+	}
+	p3 := c.get(p2.href(t, "next"))
+	if got := p3.rows(); !slices.Equal(got, titles[10:]) || p3.href(t, "next") != "" {
+		t.Fatalf("last page: %v, next %q", got, p3.href(t, "next"))
+	}
+	back := c.get(p3.href(t, "prev"))
+	if got := back.rows(); !slices.Equal(got, titles[5:10]) {
+		t.Fatalf("previous of the last page: %v", got)
+	}
+	if got := c.get(back.href(t, "prev")).rows(); !slices.Equal(got, titles[:5]) {
+		t.Fatalf("previous of the second page: %v", got)
+	}
+	if got := c.get(p3.href(t, "first")).rows(); !slices.Equal(got, titles[:5]) {
+		t.Fatalf("first page from the last: %v", got)
+	}
+
+	// By assignee, every page of it.
+	var got []string
+	for path := "/inbox?assignee=" + url.QueryEscape("email:bob@example.com"); path != ""; {
+		p := c.get(path)
+		got = append(got, p.rows()...)
+		path = p.href(t, "next")
+	}
+	if !slices.Equal(got, bobs) {
+		t.Fatalf("bob's: %v, want %v", got, bobs)
+	}
+	// By status: finished requests, with their status.
+	p := c.get("/inbox?status=cancelled")
+	if got := p.rows(); !slices.Equal(got, []string{"Already decided"}) {
+		t.Fatalf("cancelled: %v", got)
+	}
+	p.mustContain(t, "<h1>Requests</h1>", `<td data-label="Status">Cancelled</td>`, `<option value="cancelled" selected>`)
+
+	// A title search reads at most ScanBudget × PageSize entries a page: past them, an empty
+	// page offers to search further, and that finds it.
+	for i := range store.ScanBudget * 5 {
+		b.create(events.Request{Title: fmt.Sprintf("Filler %03d", i), Input: input.Spec{Type: input.Boolean}})
+	}
+	b.create(events.Request{Title: "The needle", Input: input.Spec{Type: input.Boolean}})
+	u, err := url.Parse(p1.href(t, "next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = c.get("/inbox?q=needle&cursor=" + url.QueryEscape(u.Query().Get("cursor")))
+	if p.status != http.StatusBadRequest {
+		t.Fatalf("a cursor of other filters: %d", p.status)
+	}
+	p.mustContain(t, "This list cannot be shown", "cursor")
+	p = c.get("/inbox?q=NEEDLE")
+	if len(p.rows()) != 0 {
+		t.Fatalf("the first search page: %v, want none within its budget", p.rows())
+	}
+	p.mustContain(t, "Nothing found yet", `rel="next">Search further</a>`)
+	p = c.get(p.href(t, "next"))
+	if got := p.rows(); !slices.Equal(got, []string{"The needle"}) {
+		t.Fatalf("searching further: %v", got)
+	}
+	if p := c.get("/inbox?status=lost"); p.status != http.StatusBadRequest {
+		t.Fatalf("a bad status: %d", p.status)
+	}
 }
