@@ -24,7 +24,7 @@ test: ## Run every test with the race detector (embedded JetStream, 3-node clust
 stress: ## Chaos: 300 runs on a 3-node cluster, the event stream's leader killed mid-way (build tag stress)
 	$(GO) test -race -tags stress -count=1 -timeout 15m -run Stress -v ./e2e/
 
-bench: ## Full cycle vs bare JetStream floor; prints a JSON line last
+bench: ## Full cycle vs the bare JetStream floor and the HTTP floor, with JetStream reads and writes per cycle; prints a JSON line last
 	$(GO) run ./bench
 
 scale: ## Fill SCALE_N pending requests (default 100000), services in their own processes; JSON per level

@@ -170,3 +170,6 @@ func consumePool(cons jetstream.Consumer, workers int, h func(context.Context, j
 		cancel()
 	}, nil
 }
+
+func (f *floorSystem) parts() (*natsServer, *nats.Conn, *tracker) { return f.srv, f.nc, f.tracker }
+func (f *floorSystem) streams() []string                          { return floorStreams }

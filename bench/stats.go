@@ -170,6 +170,9 @@ type result struct {
 	lat      []time.Duration
 	early    int
 	perCycle map[string]float64 // counters per cycle, for the human-readable report
+	latAt    []time.Duration    // sorted latencies of the latency window
+	latRuns  int                // in flight during the latency window; 0 without one
+	counts   counted            // the counting window's
 }
 
 func (r result) cpuPerCycle() float64 {

@@ -188,12 +188,14 @@ func TestRunsReachOnlyInstancesHostingTheirWorkflow(t *testing.T) {
 		}
 	}
 
-	// Every message was delivered once and acked: none went to an instance that could not
-	// handle it. Each workflow's consumer got its starts and its resumes; the shared consumer
+	// Every message was delivered as planned and acked: none went to an instance that could
+	// not handle it. Each workflow's consumer got its starts and its resumes; the shared consumer
 	// got the responses.
 	_, js := env.Connect(t)
 	wantDelivered := map[string]uint64{
-		streams.ConsumerOrchestrator:         perWorkflow, // the answers, perWorkflow/2 per workflow
+		// The answers, perWorkflow/2 per workflow, each delivered twice: at once for the resume,
+		// then after engine.FinishGrace to check that the winner finished its request.
+		streams.ConsumerOrchestrator:         2 * perWorkflow,
 		streams.WorkflowConsumerName("wf-a"): perWorkflow + perWorkflow/2,
 		streams.WorkflowConsumerName("wf-b"): perWorkflow + perWorkflow/2,
 	}

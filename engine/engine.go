@@ -165,7 +165,7 @@ func (o *Orchestrator) handle(ctx context.Context, msg jetstream.Msg) error {
 			// per expiry spent on nothing.
 			return nil
 		}
-		return o.applyResponse(ctx, resp)
+		return o.applyResponse(ctx, resp, msg.Headers().Get(store.HeaderSenderFinishes) == "true")
 	case legacyCommand(subj, streams.SubjectRunStarted):
 		_, start, err := events.DecodeAs[events.RunStarted](msg.Data(), events.TypeRunStarted)
 		if err != nil {
@@ -266,14 +266,38 @@ func (o *Orchestrator) startRun(ctx context.Context, start events.RunStarted) er
 	return o.advance(ctx, run, rev)
 }
 
-// applyResponse applies the winner of a request's gate: it completes the request record and,
-// when the request belongs to a run, sends the run's workflow a resume command. Any
-// orchestrator may do this, whether or not it hosts the workflow.
+// applyResponse applies the winner of a request's gate: when the request belongs to a run, it
+// sends the run's workflow a resume command carrying the resolution, checked against the
+// request, and it makes sure the request is finished. Any orchestrator may do this, whether
+// or not it hosts the workflow.
+//
+// The winner's own path (the answer path, Respond) finishes the request itself and is
+// usually still at it when the gate's message arrives here; its messages say so
+// (senderFinishes, from store.HeaderSenderFinishes). So the resume goes at once (it needs
+// nothing of the finish), and the finish is checked once the winner has had FinishGrace:
+// its last step, the resolved event, proves it complete (store.Finished). Only when it is
+// still missing (the winner crashed or failed a write after the gate) does this backstop
+// finish the request itself. A response whose sender does not finish it (one that reached
+// the gate without passing the answer path) has its record resolved here before the resume,
+// after it is checked.
 //
 // A response to a request removed after its retention is acked and ignored: its gate subject
 // was empty again, and it resumes nothing.
-func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) error {
+func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response, senderFinishes bool) error {
 	s := o.cfg.Store
+	if consume.Delivery(ctx) > 1 {
+		// The finish check, or a redelivery after a failure: a stored resolved event holds
+		// the request as finished. The resume is sent again (dropped as a duplicate within
+		// the window), as the delivery that should have sent it may have failed first.
+		r, err := s.Finished(ctx, resp.RequestID)
+		if err == nil && r.Response != nil {
+			resolution := o.vet(r, *r.Response)
+			return o.resumeRun(ctx, r, &resolution)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	req, rev, err := s.Request(ctx, resp.RequestID)
 	if errors.Is(err, store.ErrPurged) {
 		o.log.Warn("response to a request removed after its retention ignored", slog.String("request_id", resp.RequestID),
@@ -286,29 +310,45 @@ func (o *Orchestrator) applyResponse(ctx context.Context, resp events.Response) 
 	if err != nil {
 		return err
 	}
-	// The winner's path has usually done this already; repeating it is the backstop for a
-	// winner that crashed or failed a write after the gate. A response that reached the gate
-	// without passing the answer path is checked here first.
-	r, err := s.Finish(ctx, o.vet(req, resp), req, rev)
-	if errors.Is(err, store.ErrPurged) {
-		return nil
+	if (!req.Resolved() || req.Response == nil) && (!senderFinishes || consume.Delivery(ctx) > 1) {
+		// Nobody else will write the record (or the winner has not, past its grace): write it
+		// here, checked first.
+		req, err = s.Resolve(ctx, o.vet(req, resp), req, rev)
+		if errors.Is(err, store.ErrPurged) {
+			return nil
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return lagged(ctx, err)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return lagged(ctx, err)
+	resolution := resp // the winner's record may still be to come
+	if req.Response != nil {
+		resolution = *req.Response
 	}
-	if err != nil {
+	resolution = o.vet(req, resolution)
+	if err := o.resumeRun(ctx, req, &resolution); err != nil {
 		return err
 	}
-	return o.resumeRun(ctx, r)
+	if consume.Delivery(ctx) == 1 {
+		return consume.RetryAfter(FinishGrace, fmt.Errorf("request %s: the finish is checked after the winner's grace", req.ID))
+	}
+	return s.FinishRequest(ctx, req)
 }
 
-// resumeRun sends the run a resolved request belongs to, if any, its resume command
-// (idempotent: its event id is derived from the request's).
-func (o *Orchestrator) resumeRun(ctx context.Context, r *events.Request) error {
-	s := o.cfg.Store
+// FinishGrace is how long the backstop leaves the winner of a gate to finish its request
+// before it checks, and finishes the request itself if need be.
+var FinishGrace = 500 * time.Millisecond
+
+// resumeRun sends the run of r a resume command with r's resolution, checked. A standalone
+// request has nothing to resume.
+func (o *Orchestrator) resumeRun(ctx context.Context, r *events.Request, resolution *events.Response) error {
 	if r.RunID == "" {
-		return nil // a standalone request: nothing to resume
+		return nil
 	}
+	s := o.cfg.Store
 	wf := r.Workflow
 	if wf == "" { // a record from before requests carried their workflow: the run knows it
 		run, _, err := s.Run(ctx, r.RunID)
@@ -326,25 +366,32 @@ func (o *Orchestrator) resumeRun(ctx context.Context, r *events.Request) error {
 	if err := events.ValidWorkflowName(wf); err != nil {
 		return consume.Terminal(fmt.Errorf("request %s: run %s cannot be resumed: %w", r.ID, r.RunID, err))
 	}
-	return s.ResumeRun(ctx, wf, r.RunID, r.ID)
+	return s.ResumeRun(ctx, wf, r.RunID, r.ID, resolution)
 }
 
-// resume feeds a resolved request's answer into its run's journal and replays the run.
+// resume feeds a resolved request's answer into its run's journal and replays the run. The
+// answer comes with the command (an orchestrator checked it before it sent the command), or,
+// in a command from before they carried it, from the request record.
 func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	s := o.cfg.Store
-	r, _, err := s.Request(ctx, c.RequestID)
-	if errors.Is(err, store.ErrPurged) {
-		return nil // resolved and removed: its run finished long ago
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return lagged(ctx, err)
-	}
-	if err != nil {
-		return err
-	}
-	if !r.Resolved() || r.Response == nil {
-		// The resolution is written before this command is sent: a lagging replica.
-		return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("request %s is not resolved yet", r.ID))
+	answer := c.Response
+	if answer == nil || answer.RequestID != c.RequestID {
+		r, _, err := s.Request(ctx, c.RequestID)
+		if errors.Is(err, store.ErrPurged) {
+			return nil // resolved and removed: its run finished long ago
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return lagged(ctx, err)
+		}
+		if err != nil {
+			return err
+		}
+		if !r.Resolved() || r.Response == nil {
+			// The resolution is written before this command is sent: a lagging replica.
+			return consume.RetryAfter(checkpointLag(ctx), fmt.Errorf("request %s is not resolved yet", r.ID))
+		}
+		checked := o.vet(r, *r.Response)
+		answer = &checked
 	}
 	run, rev, err := s.Run(ctx, c.RunID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -356,7 +403,7 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	if run.Status.Final() {
 		return nil
 	}
-	resume, err := run.RecordAnswer(o.vet(r, *r.Response))
+	resume, err := run.RecordAnswer(*answer)
 	if err != nil {
 		// The run asked but its checkpoint is not written yet (its instance is mid-write or
 		// crashed and will be redelivered the trigger). Come back when it is.
@@ -368,7 +415,7 @@ func (o *Orchestrator) resume(ctx context.Context, c events.RunResume) error {
 	if err := o.advance(ctx, run, rev); err != nil {
 		return err
 	}
-	o.cfg.Metrics.Resumed(r.Response.At)
+	o.cfg.Metrics.Resumed(answer.At)
 	return nil
 }
 
@@ -733,7 +780,7 @@ func (o *Orchestrator) expire(ctx context.Context, r *events.Request, rev uint64
 		if err := s.FinishRequest(ctx, r); err != nil {
 			return err
 		}
-		return o.resumeRun(ctx, r)
+		return o.resumeRun(ctx, r, r.Response) // checked before it was recorded
 	}
 	resp := events.Response{RequestID: r.ID, RunID: r.RunID, Outcome: events.StatusTimedOut, Responder: TimeoutResponder,
 		At: time.Now().UTC()}
@@ -773,5 +820,5 @@ func (o *Orchestrator) expire(ctx context.Context, r *events.Request, rev uint64
 		o.cfg.Metrics.RequestResolved(resolved)
 		o.log.Info("request timed out", slog.String("request_id", r.ID), slog.String("run_id", r.RunID))
 	}
-	return o.resumeRun(ctx, resolved)
+	return o.resumeRun(ctx, resolved, resolved.Response)
 }

@@ -88,6 +88,13 @@ func TestForgedResponseIsNotApplied(t *testing.T) {
 	if r.Status != events.StatusCancelled || r.Response.Responder != engine.RefusedResponder || !strings.Contains(r.Response.Comment, "refused") {
 		t.Fatalf("request %s %+v", r.Status, r.Response)
 	}
+	// No winner's path finished this request: the backstop does, after the grace, with the
+	// refusal and not the forged answer.
+	var fin *events.Request
+	waitFor(t, "the resolved event", func() bool { fin, err = st.Finished(ctx, reqID); return err == nil })
+	if fin.Status != events.StatusCancelled || fin.Response.Responder != engine.RefusedResponder {
+		t.Fatalf("resolved event holds %s %+v", fin.Status, fin.Response)
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -59,7 +59,8 @@ func SchemaURI(typ string) string { return "urn:hitl:schema:" + schemaFor[typ] }
 var ErrMalformed = errors.New("malformed event")
 
 // New builds an event. id must be stable for retries of the same fact, so that the
-// JetStream duplicate window can drop them.
+// JetStream duplicate window can drop them. Data given as json.RawMessage is used as it is
+// (after a validity check), not encoded again.
 func New(typ, id, subject string, data any) (event.Event, error) {
 	if _, ok := schemaFor[typ]; !ok {
 		return event.Event{}, fmt.Errorf("event type %q is not known", typ)
@@ -71,6 +72,16 @@ func New(typ, id, subject string, data any) (event.Event, error) {
 	e.SetSubject(subject)
 	e.SetTime(time.Now().UTC())
 	e.SetDataSchema(SchemaURI(typ))
+	if raw, ok := data.(json.RawMessage); ok {
+		// Already encoded (a record's JSON, written a moment ago): kept as it is rather than
+		// encoded again; it must still be JSON.
+		if !json.Valid(raw) {
+			return event.Event{}, fmt.Errorf("event %s data: not valid JSON", typ)
+		}
+		e.SetDataContentType(event.ApplicationJSON)
+		e.DataEncoded, e.DataBase64 = raw, false
+		return e, nil
+	}
 	if err := e.SetData(event.ApplicationJSON, data); err != nil {
 		return event.Event{}, fmt.Errorf("event %s data: %w", typ, err)
 	}

@@ -92,6 +92,7 @@ func samples() []sample {
 		{events.TypeRunStarted, events.RunStarted{RunID: runID, Workflow: "noinput"}, decoder[events.RunStarted]()},
 		{events.TypeRunCancel, events.RunCancel{RunID: runID, Reason: "customer withdrew"}, decoder[events.RunCancel]()},
 		{events.TypeRunResume, events.RunResume{RunID: runID, RequestID: requestID}, decoder[events.RunResume]()},
+		{events.TypeRunResume, events.RunResume{RunID: runID, RequestID: requestID, Response: ptr(answeredResponse())}, decoder[events.RunResume]()},
 		{events.TypeRunCompleted, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCompleted, Result: json.RawMessage(`{"refunded":true}`)}, decoder[events.RunFinished]()},
 		{events.TypeRunFailed, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunFailed, Error: "payment gateway: 502"}, decoder[events.RunFinished]()},
 		{events.TypeRunCancelled, events.RunFinished{RunID: runID, Workflow: "refund", Status: events.RunCancelled}, decoder[events.RunFinished]()},
@@ -479,5 +480,34 @@ func TestStatus(t *testing.T) {
 		if got := s.Final(); got != want {
 			t.Errorf("%s.Final() = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// Data already encoded (json.RawMessage) is carried as it is: the message is the one the
+// value would have made, and data that is not JSON is refused.
+func TestNewMsgWithEncodedData(t *testing.T) {
+	r := pendingRequest()
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromValue, err := events.NewMsg("hitl.request_info."+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromRaw, err := events.NewMsg("hitl.request_info."+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, json.RawMessage(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, got, err := events.DecodeAs[events.Request](fromRaw.Data, events.TypeRequestInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := events.DecodeAs[events.Request](fromValue.Data, events.TypeRequestInfo)
+	if string(ev.Data()) != string(want.Data()) || got.ID != r.ID || ev.DataContentType() != want.DataContentType() {
+		t.Fatalf("raw data gave %s (%s), the value %s (%s)", ev.Data(), ev.DataContentType(), want.Data(), want.DataContentType())
+	}
+	if _, err := events.NewMsg("hitl.resolved.x", events.TypeResolved, "resolved/x", json.RawMessage(`{"id":`)); err == nil {
+		t.Fatal("data that is not JSON was accepted")
 	}
 }

@@ -115,11 +115,13 @@ type RunStarted struct {
 }
 
 // RunResume tells the orchestrators hosting a run's workflow that a request the run waits on
-// has resolved: the run is to be replayed with the answer. The answer itself is read from the
-// request record.
+// has resolved: the run is to be replayed with the answer. Response is the resolution, as the
+// orchestrator that sent the command checked it against the request; a command without one
+// (sent before commands carried it) has the answer read from the request record.
 type RunResume struct {
-	RunID     string `json:"run_id"`
-	RequestID string `json:"request_id"`
+	RunID     string    `json:"run_id"`
+	RequestID string    `json:"request_id"`
+	Response  *Response `json:"response,omitempty"`
 }
 
 // RunCancel asks to cancel a run and every request it has pending.

@@ -210,7 +210,60 @@ func TestAnswerAcceptedWhenFollowUpWriteFails(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The rest of the finish follows once the winner's grace has passed: the resolved event,
+	// published last, and before it the timer disarmed.
+	for {
+		fin, err := st.Finished(ctx, r.ID)
+		if err == nil {
+			if fin.Status != events.StatusAnswered || fin.Response.Responder != "alice" {
+				t.Fatalf("resolved event holds %s %+v", fin.Status, fin.Response)
+			}
+			break
+		}
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("no resolved event after the backstop: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := st.Buckets().Timers.Get(ctx, r.ID); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("timer still armed after the backstop: %v", err)
+	}
+}
+
+// Finished finds no resolved event while a request is pending, and the request as resolved
+// once its finish is complete.
+func TestFinished(t *testing.T) {
+	env := natstest.Single(t)
+	st := openStore(t, env)
+	ctx := context.Background()
+	r := newRequest(t, st, events.Request{Timeout: events.Duration(time.Hour)})
+	if _, err := st.Finished(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pending: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Finished(ctx, "not-a-uuid"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("bad id: %v, want ErrNotFound", err)
+	}
+	timers, err := st.JetStream().Stream(ctx, "KV_"+st.Buckets().Timers.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := timers.CachedInfo().State.LastSeq
+	if _, err := st.Respond(ctx, events.Response{RequestID: r.ID, Outcome: events.StatusCancelled, Responder: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	fin, err := st.Finished(ctx, r.ID)
+	if err != nil || fin.ID != r.ID || fin.Status != events.StatusCancelled || fin.Response == nil || fin.Response.Responder != "ops" {
+		t.Fatalf("finished: %+v %v", fin, err)
+	}
+	// The winner's finish deleted the timer without reading it first, and left one delete marker.
+	if _, err := st.Buckets().Timers.Get(ctx, r.ID); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("timer still armed: %v", err)
+	}
+	info, err := timers.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.LastSeq != before+1 {
+		t.Fatalf("timer bucket at %d after the finish, was %d (%v): want one delete marker", info.State.LastSeq, before, err)
 	}
 }

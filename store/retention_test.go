@@ -202,7 +202,7 @@ func BenchmarkDiskPerFinishedRun(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.ResumeRun(ctx, "refund", run.ID, uuid.NewString()); err != nil {
+		if err := st.ResumeRun(ctx, "refund", run.ID, uuid.NewString(), nil); err != nil {
 			b.Fatal(err)
 		}
 		run.Status, run.Result = events.RunCompleted, json.RawMessage(`"refunded"`)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hitl-dev/hitl/events"
@@ -74,9 +75,17 @@ func (s *Store) Buckets() streams.Buckets { return s.b }
 type Run = journal.Run
 
 func (s *Store) publish(ctx context.Context, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return s.publishWith(ctx, nil, subject, typ, id, data, opts...)
+}
+
+// publishWith is publish with headers of its own on the message.
+func (s *Store) publishWith(ctx context.Context, hdr nats.Header, subject, typ, id string, data any, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 	msg, err := events.NewMsg(subject, typ, id, data)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range hdr {
+		msg.Header[k] = v
 	}
 	opts = append(opts, jetstream.WithMsgID(id))
 	for attempt := 1; ; attempt++ {
@@ -157,6 +166,9 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 			// just wrote again (past the duplicate window) must go.
 			return s.purgePending(ctx, r)
 		}
+		if body, err = json.Marshal(r); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
 	}
 	if ttl > 0 {
 		if _, err := s.b.Timers.Create(ctx, r.ID, []byte(r.Deadline.Format(time.RFC3339)), jetstream.KeyTTL(ttl)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
@@ -165,8 +177,8 @@ func (s *Store) CreateRequest(ctx context.Context, r *events.Request) error {
 	}
 	// The question outlives the latest resolution by the retention: a request resolves by
 	// its deadline, if it has one (one without stays pending past the retention only without
-	// its request_info event).
-	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, r,
+	// its request_info event). The event's data is the record's JSON, encoded once.
+	_, err = s.publish(ctx, streams.SubjectRequestInfo+r.ID, events.TypeRequestInfo, "request_info/"+r.ID, json.RawMessage(body),
 		jetstream.WithMsgTTL(ttl+s.RetentionOf(r)))
 	return err
 }
@@ -227,7 +239,7 @@ func (s *Store) Gate(ctx context.Context, resp events.Response) error {
 // The gate of a purged request is open again, so every path that may reach it reads the
 // request first (ErrPurged).
 func (s *Store) GateAs(ctx context.Context, resp events.Response, id string, ttl time.Duration) error {
-	_, err := s.publish(ctx, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
+	_, err := s.publishWith(ctx, senderFinishes, streams.SubjectResponse+resp.RequestID, events.TypeResponse, id, resp,
 		jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgTTL(ttl))
 	if err == nil {
 		return nil
@@ -256,11 +268,11 @@ func (s *Store) GateAs(ctx context.Context, resp events.Response, id string, ttl
 func (s *Store) Finish(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	r, _, err := s.markResolved(ctx, resp, known, rev)
+	r, wrote, body, err := s.markResolved(ctx, resp, known, rev)
 	if err != nil {
 		return nil, err
 	}
-	return r, s.FinishRequest(ctx, r)
+	return r, s.finishRequest(ctx, r, !wrote, body)
 }
 
 type gateWinner struct {
@@ -270,15 +282,11 @@ type gateWinner struct {
 
 // gateResponse reads the response that won a request's gate.
 func (s *Store) gateResponse(ctx context.Context, requestID string) (*gateWinner, error) {
-	st, err := s.js.Stream(ctx, streams.Stream)
+	data, err := s.lastEvent(ctx, streams.SubjectResponse+requestID)
 	if err != nil {
 		return nil, err
 	}
-	m, err := st.GetLastMsgForSubject(ctx, streams.SubjectResponse+requestID)
-	if err != nil {
-		return nil, err
-	}
-	e, resp, err := events.DecodeAs[events.Response](m.Data, events.TypeResponse)
+	e, resp, err := events.DecodeAs[events.Response](data, events.TypeResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +302,9 @@ func isWrongLastSequence(err error) bool {
 	return false
 }
 
-// markResolved starts from known (read at rev) when given, saving a read.
-func (s *Store) markResolved(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, bool, error) {
+// markResolved starts from known (read at rev) when given, saving a read. When it wrote the
+// record, it returns the record's JSON too.
+func (s *Store) markResolved(ctx context.Context, resp events.Response, known *events.Request, rev uint64) (*events.Request, bool, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		var r *events.Request
 		if attempt == 0 && known != nil {
@@ -304,11 +313,11 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 		} else {
 			var err error
 			if r, rev, err = s.Request(ctx, resp.RequestID); err != nil {
-				return nil, false, err
+				return nil, false, nil, err
 			}
 		}
 		if r.Resolved() {
-			return r, false, nil
+			return r, false, nil, nil
 		}
 		r.Status = resp.Outcome
 		r.Response = &resp
@@ -316,7 +325,7 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 		r.ResolvedAt = &at
 		body, err := json.Marshal(r)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		// Resolved, the record is kept for its retention, and then removed by JetStream.
 		if _, err := s.updateTTL(ctx, s.b.Requests, r.ID, body, rev, s.RetentionOf(r)); err != nil {
@@ -325,29 +334,40 @@ func (s *Store) markResolved(ctx context.Context, resp events.Response, known *e
 				// a little later each time.
 				select {
 				case <-ctx.Done():
-					return nil, false, ctx.Err()
+					return nil, false, nil, ctx.Err()
 				case <-time.After(min(time.Duration(attempt)*5*time.Millisecond, 100*time.Millisecond)):
 				}
 				continue
 			}
-			return nil, false, fmt.Errorf("resolve request %s: %w", r.ID, err)
+			return nil, false, nil, fmt.Errorf("resolve request %s: %w", r.ID, err)
 		}
-		return r, true, nil
+		return r, true, body, nil
 	}
 }
 
 // FinishRequest runs after a request resolved: it disarms the timer (unless the request
 // timed out), removes the request from the pending index and publishes the resolved event.
-// All are idempotent.
+// All are idempotent. The resolved event is published last, after every other step, so
+// that its presence (Finished) proves the finish complete.
 func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
+	return s.finishRequest(ctx, r, true, nil)
+}
+
+// finishRequest is FinishRequest; readTimer reads the timer before deleting it, which keeps
+// a repeated finish (the orchestrators' backstop after the winner) from writing a second
+// delete marker. The finish that resolved the record itself is the first and skips it, and
+// passes the record's JSON as body, which the resolved event carries without encoding it
+// again.
+func (s *Store) finishRequest(ctx context.Context, r *events.Request, readTimer bool, body []byte) error {
 	// A request that timed out needs no disarming: its timer has expired (the expiry marker
 	// is what timed it out) or, for the reconciler's timeouts, is past its TTL and about to;
 	// a marker that comes later finds the request resolved. Reading or deleting it would be
 	// two round trips per expiry spent on nothing.
 	if r.Deadline != nil && r.Status != events.StatusTimedOut {
-		// Finish runs twice for most requests (the winner, then the orchestrators' backstop):
-		// a read first keeps the second from writing another delete marker.
-		_, err := s.b.Timers.Get(ctx, r.ID)
+		var err error
+		if readTimer {
+			_, err = s.b.Timers.Get(ctx, r.ID)
+		}
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
@@ -361,7 +381,11 @@ func (s *Store) FinishRequest(ctx context.Context, r *events.Request) error {
 	if err := s.purgePending(ctx, r); err != nil {
 		return err
 	}
-	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, r,
+	var data any = r
+	if body != nil {
+		data = json.RawMessage(body)
+	}
+	_, err := s.publish(ctx, streams.SubjectResolved+r.ID, events.TypeResolved, "resolved/"+r.ID, data,
 		jetstream.WithMsgTTL(s.RetentionOf(r)))
 	return err
 }
@@ -484,12 +508,14 @@ func (s *Store) CancelRun(ctx context.Context, runID, reason string) (done bool,
 }
 
 // ResumeRun tells the orchestrators hosting workflow that request, which the run waits on,
-// has resolved. The event id derives from the request, so that a repeat within the
+// has resolved with resolution (checked against the request; nil leaves the resume to read
+// it from the record). The event id derives from the request, so that a repeat within the
 // duplicate window is dropped; a later one is harmless (the resume finds it applied).
-func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string) error {
+func (s *Store) ResumeRun(ctx context.Context, workflow, runID, requestID string, resolution *events.Response) error {
 	// A command, read within moments: kept for the store's retention.
 	_, err := s.publish(ctx, streams.RunSubject(streams.SubjectRunResume, workflow, runID), events.TypeRunResume,
-		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID}, jetstream.WithMsgTTL(s.retentionOf(0)))
+		"run.resume/"+requestID, events.RunResume{RunID: runID, RequestID: requestID, Response: resolution},
+		jetstream.WithMsgTTL(s.retentionOf(0)))
 	return err
 }
 
