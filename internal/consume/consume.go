@@ -115,10 +115,11 @@ fetching:
 				break free
 			}
 		}
-		fctx, fcancel := context.WithTimeout(ctx, PullExpiry)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(PullHeartbeat))
+		// The fetch is not cut short at shutdown: the client would drop what is on its way
+		// without a word, and the server would hold it for the ack wait. It ends by itself
+		// within PullExpiry, and what comes meanwhile is naked below.
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(PullExpiry))
 		if err != nil {
-			fcancel()
 			release(n)
 			if ctx.Err() != nil {
 				break
@@ -146,7 +147,6 @@ fetching:
 				handle(hctx, msg, h, o.Heartbeat, log, o.Name)
 			}()
 		}
-		fcancel()
 		release(n - got)
 		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
 			!errors.Is(err, nats.ErrTimeout) {
@@ -174,18 +174,16 @@ fetching:
 	return nil
 }
 
-// PullExpiry is how long one fetch waits for messages at most, and PullHeartbeat how often
-// the server says it is still there meanwhile (a fetch that hears nothing for two ends
-// early and is asked again). The client's own Consume refills a standing pull as messages
-// arrive, but skips a refill that falls due while its previous pull is still being sent and
-// never retries it: when the messages it still expects arrive meanwhile (a busy or starved
-// process), it is left with no pull at the server until its missing-heartbeat check, 30 s
-// at its defaults: a 30-second stop with messages waiting and none unacknowledged. Fetches
-// have no refill to miss.
-var (
-	PullExpiry    = 10 * time.Second
-	PullHeartbeat = time.Second
-)
+// PullExpiry is how long one fetch waits for messages at most. The client's own Consume
+// refills a standing pull as messages arrive, but skips a refill that falls due while its
+// previous pull is still being sent and never retries it: when the messages it still expects
+// arrive meanwhile (a busy or starved process), it is left with no pull at the server until
+// its missing-heartbeat check, 30 s at its defaults: a 30-second stop with messages waiting
+// and none unacknowledged. Fetches have no refill to miss. A fetch is short, so that a
+// shutdown waits for the one in flight (it is never cancelled, see Run) at most this long,
+// and a pull the server never got is asked again within it; an idle consumer costs one pull
+// request per PullExpiry.
+var PullExpiry = time.Second
 
 // ShutdownGrace is how long running handlers may take to finish once shutdown begins.
 var ShutdownGrace = 15 * time.Second

@@ -86,3 +86,76 @@ func TestBusyInstanceLeavesMessagesToOthers(t *testing.T) {
 		t.Fatalf("instance A started %d handlers with 2 workers", got)
 	}
 }
+
+// An instance that stops while messages keep coming leaves none of them waiting for the ack
+// wait: what reaches it after the stop is naked back at once, and the next instance gets it.
+func TestStopLeavesNothingAckPending(t *testing.T) {
+	env := natstest.Single(t)
+	_, js := env.Connect(t)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WORK", Subjects: []string{"work.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateConsumer(ctx, "WORK", jetstream.ConsumerConfig{Durable: "workers",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		pctx, stopPublishing := context.WithCancel(ctx)
+		var publishing sync.WaitGroup
+		publishing.Add(1)
+		go func() { // keeps messages coming while the instance stops
+			defer publishing.Done()
+			for i := 0; pctx.Err() == nil; i++ {
+				_, _ = js.Publish(pctx, fmt.Sprintf("work.%d.%d", round, i), nil)
+			}
+		}()
+		var handled atomic.Int64
+		enough := make(chan struct{})
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = consume.Run(rctx, cons, func(context.Context, jetstream.Msg) error {
+				if handled.Add(1) == 200 {
+					close(enough)
+				}
+				return nil
+			}, consume.Options{Workers: 64, Name: "stopping"})
+		}()
+		select {
+		case <-enough:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: handled %d messages", round, handled.Load())
+		}
+		stop()
+		<-done
+		stopPublishing()
+		publishing.Wait()
+		// Another instance takes over: everything the stopped one did not handle reaches it
+		// well within the minute of the ack wait (a naked message counts as ack pending until
+		// it is delivered again).
+		nctx, stopNext := context.WithCancel(ctx)
+		next := make(chan struct{})
+		go func() {
+			defer close(next)
+			_ = consume.Run(nctx, cons, func(context.Context, jetstream.Msg) error { return nil },
+				consume.Options{Workers: 64, Name: "next"})
+		}()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			info, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumAckPending == 0 && info.NumPending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d messages wait for the ack wait after an instance stopped: %+v", round, info.NumAckPending, info)
+			}
+		}
+		stopNext()
+		<-next
+	}
+}
