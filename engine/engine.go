@@ -707,9 +707,23 @@ func (o *Orchestrator) reconcile(ctx context.Context) {
 	}
 }
 
-// sweep reads the pending index from pos for at most ReconcileScan entries, times out what
-// is overdue, and returns where the next sweep goes on (0: from the start).
+// PruneGrace is how old an entry at the front of the pending index must be before the
+// reconciler purges it for a missing or resolved record: a creation in progress writes its
+// entry moments before its record.
+var PruneGrace = time.Minute
+
+// pruneFront is how many of the oldest pending-index entries each sweep checks.
+const pruneFront = 50
+
+// sweep prunes the front of the pending index (store.PruneOldestPending), reads it from pos
+// for at most ReconcileScan entries, times out what is overdue, and returns where the next
+// sweep goes on (0: from the start).
 func (o *Orchestrator) sweep(ctx context.Context, pos uint64) uint64 {
+	if n, err := o.cfg.Store.PruneOldestPending(ctx, pruneFront, PruneGrace); err != nil && ctx.Err() == nil {
+		o.log.Warn("reconcile: prune the pending index", slog.Any("err", err))
+	} else if n > 0 {
+		o.log.Info("reconcile: pruned pending-index entries of requests resolved or never stored", slog.Int("entries", n))
+	}
 	calls := max(1, ReconcileScan/(store.ScanBudget*reconcilePage))
 	for range calls {
 		due := time.Now().Add(-ReconcileGrace)

@@ -50,7 +50,7 @@ func (s *Store) lastEvent(ctx context.Context, subject string) ([]byte, error) {
 		defer cancel()
 	}
 	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
-	msg, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+streams.Stream, req)
+	msg, err := s.js.Conn().RequestWithContext(ctx, apiPrefix(s.js)+"STREAM.MSG.GET."+streams.Stream, req)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", subject, err)
 	}

@@ -154,3 +154,52 @@ func (s *Store) BackfillPending(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// PruneOldestPending looks at the n oldest entries of the pending index and purges those
+// older than grace whose request is resolved or has no record: what a creation that crashed
+// between the entry and the record (a POST that is never retried) or a lost purge leaves
+// behind. They would otherwise count as pending for ever and, at the front of the index,
+// hold the oldest-age gauge. One batch of n entries and one multi_last of their records,
+// whatever the number pending; entries further in are pruned as they reach the front.
+func (s *Store) PruneOldestPending(ctx context.Context, n int, grace time.Duration) (int, error) {
+	b, err := s.direct(ctx, streams.PendingStream, directRequest{Seq: 1, Batch: n})
+	if err != nil {
+		return 0, fmt.Errorf("prune pending index: %w", err)
+	}
+	var old []directMsg
+	for _, m := range b.Msgs {
+		if time.Since(m.Time) > grace {
+			old = append(old, m)
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	recs, err := s.currentRequests(ctx, old, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune pending index: %w", err)
+	}
+	pruned := 0
+	for i, m := range old {
+		if r := recs[i]; r != nil && !r.Resolved() {
+			continue
+		}
+		// The record's absence was read from any replica: confirm it with the leader.
+		r, _, err := s.RequestLatest(ctx, idOf(m.Subject))
+		if err == nil && !r.Resolved() {
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return pruned, err
+		}
+		st, err := s.pendingStream(ctx)
+		if err == nil {
+			err = st.Purge(ctx, jetstream.WithPurgeSubject(m.Subject))
+		}
+		if err != nil {
+			return pruned, fmt.Errorf("prune pending index: %w", err)
+		}
+		pruned++
+	}
+	return pruned, nil
+}

@@ -128,3 +128,41 @@ func unmark(t *testing.T, js jetstream.JetStream) {
 		t.Fatal(err)
 	}
 }
+
+// An entry left without a record (a creation that crashed between the two) or with a
+// resolved one (a lost purge) is pruned from the front of the index once older than the
+// grace; live ones and young ones stay.
+func TestPruneOldestPending(t *testing.T) {
+	env := natstest.Single(t)
+	st := openStore(t, env)
+	ctx := context.Background()
+	live := newRequest(t, st, events.Request{})
+	orphan := events.Request{ID: uuid.NewString(), Title: "Crashed", CreatedAt: time.Now()}
+	if _, err := st.JetStream().Publish(ctx, streams.PendingSubject("", "", orphan.ID), []byte(`{"id":"`+orphan.ID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	resolved := newRequest(t, st, events.Request{})
+	if _, err := st.Respond(ctx, events.Response{RequestID: resolved.ID, Outcome: events.StatusCancelled, Responder: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	// A lost purge: the entry back after the resolution.
+	if _, err := st.JetStream().Publish(ctx, streams.PendingSubject("", "", resolved.ID), []byte(`{"id":"`+resolved.ID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := pendingStats(t, st); n != 3 {
+		t.Fatalf("%d pending before pruning, want 3", n)
+	}
+	if n, err := st.PruneOldestPending(ctx, 50, time.Hour); err != nil || n != 0 {
+		t.Fatalf("pruned %d, %v, within the grace", n, err)
+	}
+	if n, err := st.PruneOldestPending(ctx, 50, 0); err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the orphan and the resolved one", n, err)
+	}
+	n, oldest := pendingStats(t, st)
+	if n != 1 || oldest.IsZero() {
+		t.Fatalf("%d pending after pruning, want the live one", n)
+	}
+	if r, _, err := st.Request(ctx, live.ID); err != nil || r.Resolved() {
+		t.Fatalf("live request: %v, %v", r, err)
+	}
+}
