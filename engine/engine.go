@@ -685,6 +685,11 @@ var ReconcileGrace = 30 * time.Second
 // the end. With the default, 1,000,000 pending requests are covered in 10 sweeps.
 var ReconcileScan = 100_000
 
+// ReconcilePause spaces a sweep's listing calls, so that a sweep over a large index (up to
+// ReconcileScan entries, at start as every ReconcileEvery) spreads its reads over seconds
+// instead of competing at full speed with the answers, expiries and scrapes of the moment.
+var ReconcilePause = 500 * time.Millisecond
+
 // reconcilePage is the page size of the sweep's listing calls (each reads at most
 // store.ScanBudget times as many entries).
 const reconcilePage = 500
@@ -725,7 +730,14 @@ func (o *Orchestrator) sweep(ctx context.Context, pos uint64) uint64 {
 		o.log.Info("reconcile: pruned pending-index entries of requests resolved or never stored", slog.Int("entries", n))
 	}
 	calls := max(1, ReconcileScan/(store.ScanBudget*reconcilePage))
-	for range calls {
+	for i := range calls {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return pos
+			case <-time.After(ReconcilePause):
+			}
+		}
 		due := time.Now().Add(-ReconcileGrace)
 		overdue, next, err := o.cfg.Store.OverdueRequests(ctx, due, pos, reconcilePage)
 		if err != nil {
