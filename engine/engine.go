@@ -685,6 +685,12 @@ var ReconcileGrace = 30 * time.Second
 // the end. With the default, 1,000,000 pending requests are covered in 10 sweeps.
 var ReconcileScan = 100_000
 
+// ReconcileDelay is how long after start the first sweep waits. A sweep over a large index
+// is heavy (at 1,000,000 pending, one right after a restart slowed request creation and
+// expiry about threefold for tens of seconds); timeouts fire from their markers meanwhile,
+// the sweep being the backstop for markers lost to outages of more than a week.
+var ReconcileDelay = time.Minute
+
 // ReconcilePause spaces a sweep's listing calls, so that a sweep over a large index (up to
 // ReconcileScan entries, at start as every ReconcileEvery) spreads its reads over seconds
 // instead of competing at full speed with the answers, expiries and scrapes of the moment.
@@ -694,14 +700,19 @@ var ReconcilePause = 500 * time.Millisecond
 // store.ScanBudget times as many entries).
 const reconcilePage = 500
 
-// reconcile times out overdue requests at start and then every ReconcileEvery. Every
-// instance may do it: the gate lets one timeout through. It reads the pending index only
+// reconcile times out overdue requests ReconcileDelay after start and then every
+// ReconcileEvery. Every instance may do it: the gate lets one timeout through. It reads the pending index only
 // (entries carry their deadline), never the finished requests, and at most ReconcileScan
 // entries a sweep, keeping its position across sweeps.
 func (o *Orchestrator) reconcile(ctx context.Context) {
 	t := time.NewTicker(ReconcileEvery)
 	defer t.Stop()
 	var pos uint64
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(ReconcileDelay):
+	}
 	for {
 		pos = o.sweep(ctx, pos)
 		select {

@@ -19,6 +19,7 @@ import (
 // during a long outage) still times out: the orchestrator reconciles overdue requests.
 func TestOverdueRequestWithoutMarkerTimesOut(t *testing.T) {
 	engine.ReconcileGrace = 0
+	engine.ReconcileDelay = 0
 	env := natstest.Single(t)
 	_, js := env.Connect(t)
 	ctx := context.Background()
