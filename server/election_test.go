@@ -139,7 +139,16 @@ func TestEnsureDuringLeaderElection(t *testing.T) {
 	}
 
 	api := "http://" + rc.HTTP
-	code, body := call(t, "POST", api+"/v1/runs", `{"workflow":"echo","input":{"Text":"after the election"}}`)
+	// Ready means the streams are ensured; a stream's own leader may still be in election
+	// for a moment, which the API answers 503 with Retry-After: a client retries.
+	var code int
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, body = call(t, "POST", api+"/v1/runs", `{"workflow":"echo","input":{"Text":"after the election"}}`)
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
 	if code != http.StatusCreated {
 		t.Fatalf("start run: %d %s", code, body)
 	}
